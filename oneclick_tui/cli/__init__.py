@@ -1,0 +1,46 @@
+"""The `oneclick` command: the console by default, and its twins for scripts and servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from oneclick_tui.cli import config_cmd
+from oneclick_tui.cli.common import fail
+from oneclick_tui.config import ConfigError, load_settings
+
+app = typer.Typer(
+    name="oneclick",
+    help="OneClick: copy trading on Aptos from the terminal.",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    invoke_without_command=True,
+)
+
+# --- sub-commands: one registration line each -------------------------------------------
+app.add_typer(config_cmd.app, name="config")
+# --- end of sub-commands ---------------------------------------------------------------
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML config file (default: the user config dir)."
+    ),
+) -> None:
+    """Start the console when no command is given; otherwise run the command."""
+    try:
+        ctx.obj = load_settings(config)
+    except ConfigError as exc:
+        fail(str(exc))
+    if ctx.invoked_subcommand is None:
+        from oneclick_tui.app import run_console
+
+        run_console(ctx.obj)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
