@@ -101,8 +101,7 @@ class Settings(BaseSettings):
         scheme = value.split(":", 1)[0]
         if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
             raise ValueError(
-                "must start with sqlite+aiosqlite:/// or postgresql+asyncpg://, "
-                f"got {scheme!r}"
+                f"must start with sqlite+aiosqlite:/// or postgresql+asyncpg://, got {scheme!r}"
             )
         return value
 

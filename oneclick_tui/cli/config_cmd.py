@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 import typer
 
 from oneclick_tui.cli.common import print_json, settings_of
@@ -42,6 +41,3 @@ def _fmt(value: object) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-
