@@ -76,7 +76,7 @@ def test_bad_toml_value_names_the_key_and_file(tmp_path: Path) -> None:
 
 
 def test_unknown_key_and_broken_toml_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="'netwrk' .*unknown setting"):
+    with pytest.raises(ConfigError, match=r"'netwrk' .*unknown setting"):
         load_settings(_write(tmp_path / "a.toml", 'netwrk = "sim"\n'))
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_settings(_write(tmp_path / "b.toml", "network = \n"))

@@ -23,8 +23,8 @@ import importlib, pkgutil, sys
 import oneclick_tui.domain as domain
 for info in pkgutil.walk_packages(domain.__path__, domain.__name__ + "."):
     importlib.import_module(info.name)
-io = [n for n in ("sqlalchemy", "redis", "asyncpg", "aiohttp", "httpx", "influxdb_client", "keyring")
-      if n in sys.modules]
+io_modules = ("sqlalchemy", "redis", "asyncpg", "aiohttp", "httpx", "influxdb_client", "keyring")
+io = [n for n in io_modules if n in sys.modules]
 print("IO" if io else "PURE", io)
 """
 

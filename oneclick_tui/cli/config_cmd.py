@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import typer
 
 from oneclick_tui.cli.common import print_json, settings_of
