@@ -1,0 +1,79 @@
+"""Engines and sessions for the relational store, and the first-start schema bootstrap.
+
+SQLite needs per-connection settings (foreign keys are off by default, WAL lets the console
+read while the engine writes, a busy timeout waits instead of failing on a lock), so they are
+applied on every new connection. PostgreSQL gets a bounded, health-checked pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL, or None for in-memory / non-SQLite URLs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine configured for its backend."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        return engine
+    options: dict[str, Any] = {
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }
+    options.update(kwargs)
+    return create_async_engine(url, **options)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (entities are built from them)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ensure_schema(url: str) -> str:
+    """Create the SQLite file's directory and migrate to head; returns the revision."""
+    from oneclick_tui.stores import migrate
+
+    path = sqlite_path(url)
+    if path is not None:
+        path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+    target = migrate.head()
+    if await migrate.current(url) != target:
+        await migrate.upgrade(url, "head")
+    return target
