@@ -1,21 +1,94 @@
 """The Textual application: wires services into screens.
 
-Screens and widgets never touch a store; they call services and react to the snapshots
-services publish. This module is the only place where the console meets the rest.
+Screens and widgets never touch a store; they call services and react to the snapshots the
+services publish on the bus, which the app's workers turn into messages. In embedded mode the
+console runs the engine in-process; in full-stack mode it attaches to a headless engine
+through the Redis bus.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual import work
+from textual.app import App, ScreenStackError
+from textual.message import Message
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
 
 from oneclick_tui.config import Settings
+from oneclick_tui.messages import (
+    BookUpdated,
+    Booted,
+    BootFailed,
+    CopyActivity,
+    EngineStatus,
+    MarketTrades,
+)
+from oneclick_tui.services.engine.runner import EngineRunner
+from oneclick_tui.services.follows import FollowService
+from oneclick_tui.services.live_feed import ladder_from_message, pump, subscribe_books
+from oneclick_tui.services.runtime import Services, open_services
+from oneclick_tui.stores.bus import topics
+from oneclick_tui.stores.bus.base import Bus, Subscription
+from oneclick_tui.stores.cache.base import Cache
+from oneclick_tui.stores.live import open_bus, open_cache
+from oneclick_tui.stores.timeseries.base import TimeSeriesStore
+from oneclick_tui.stores.timeseries_factory import open_timeseries
 from oneclick_tui.widgets.status_bar import StatusBar, StatusSnapshot
+
+MODE_KEYS: dict[str, tuple[str, str]] = {
+    "markets": ("1", "Markets"),
+    "traders": ("2", "Traders"),
+    "following": ("3", "Following"),
+    "portfolio": ("4", "Portfolio"),
+    "trades": ("5", "Trades"),
+    "settings": ("8", "Settings"),
+    "activity": ("9", "Activity"),
+}
+
+
+@dataclass
+class ConsoleContext:
+    """Everything the screens may use, opened once in the app's event loop."""
+
+    services: Services
+    follows: FollowService
+    bus: Bus
+    cache: Cache
+    timeseries: TimeSeriesStore
+    runner: EngineRunner | None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pairs(self) -> list[str]:
+        return list(self.services.catalog.pairs)
+
+
+def _mode_screens() -> dict[str, Callable[[], Any]]:
+    from oneclick_tui.screens.activity import ActivityScreen
+    from oneclick_tui.screens.following import FollowingScreen
+    from oneclick_tui.screens.markets import MarketsScreen
+    from oneclick_tui.screens.portfolio import PortfolioScreen
+    from oneclick_tui.screens.settings import SettingsScreen
+    from oneclick_tui.screens.traders import TradersScreen
+    from oneclick_tui.screens.trades import TradesScreen
+
+    return {
+        "markets": MarketsScreen,
+        "traders": TradersScreen,
+        "following": FollowingScreen,
+        "portfolio": PortfolioScreen,
+        "trades": TradesScreen,
+        "settings": SettingsScreen,
+        "activity": ActivityScreen,
+    }
 
 
 class OneClickApp(App[None]):
@@ -23,41 +96,170 @@ class OneClickApp(App[None]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "OneClick"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", label, id=f"app.mode.{mode}")
+            for mode, (key, label) in MODE_KEYS.items()
+        ),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
     ]
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        run_engine: bool | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings
-        self._clock = clock
-
-    def compose(self) -> ComposeResult:
-        yield Static(_welcome(self.settings), id="home")
-        yield StatusBar(clock=self._clock, id="status")
-        yield Footer()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.ctx: ConsoleContext | None = None
+        self.status = StatusSnapshot(
+            network=settings.network,
+            stores="full stack" if settings.full_stack else "embedded",
+            engine="starting",
+        )
+        self._run_engine = (not settings.full_stack) if run_engine is None else run_engine
+        self._subs: list[Subscription] = []
+        self.last_books: dict[str, BookUpdated] = {}
 
     def on_mount(self) -> None:
+        for mode, screen in _mode_screens().items():
+            self.add_mode(mode, screen)
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
-        self.query_one(StatusBar).snapshot = StatusSnapshot(
-            network=self.settings.network,
-            stores="full stack" if self.settings.full_stack else "embedded",
-        )
+        self.switch_mode("markets")
+        self.boot()
 
+    # ------------------------------------------------------------------ start-up
+    @work(exclusive=True, group="boot", exit_on_error=False)
+    async def boot(self) -> None:
+        """Open the stores, start (or attach to) the engine, then start the live feeds."""
+        services = await open_services(self.settings)
+        bus = await open_bus(self.settings)
+        cache = await open_cache(self.settings)
+        timeseries = await open_timeseries(self.settings, services.engine)
+        runner = None
+        if self._run_engine:
+            runner = EngineRunner(
+                services,
+                bus,
+                cache,
+                timeseries,
+                seed=self.settings.sim.seed,
+                speed=self.settings.sim.speed,
+            )
+        self.ctx = ConsoleContext(services, FollowService(services), bus, cache, timeseries, runner)
+        await self._start_feeds(self.ctx)
+        if runner is not None:
+            await runner.start()
+            self.run_worker(runner.run(self.ctx.stop), group="engine", exit_on_error=False)
+        self._set_status(
+            engine="running" if runner else "attaching", wallet=services.user.wallet_address
+        )
+        self.post_message(Booted())
+
+    async def _start_feeds(self, ctx: ConsoleContext) -> None:
+        self._subs = await subscribe_books(ctx.bus, ctx.pairs)
+        for sub in self._subs:
+            self.run_worker(pump(sub, self._on_book), group="feeds", exit_on_error=False)
+        feeds = (
+            (topics.TRADES, self._on_trade, "fifo"),
+            (topics.COPY_EVENTS, self._on_copy, "fifo"),
+            (topics.ENGINE_STATUS, self._on_engine, "latest"),
+        )
+        for topic, handler, mode in feeds:
+            sub = await ctx.bus.subscribe(topic, mode=mode, key="component")  # type: ignore[arg-type]
+            self._subs.append(sub)
+            self.run_worker(pump(sub, handler), group="feeds", exit_on_error=False)
+
+    def _on_book(self, message: dict[str, Any]) -> None:
+        update = BookUpdated(
+            ladder_from_message(message), message.get("last"), message.get("change_24h_pct")
+        )
+        self.last_books[update.snapshot.pair] = update
+        self._to_screen(update)
+
+    def _on_trade(self, message: dict[str, Any]) -> None:
+        self._to_screen(MarketTrades([message]))
+
+    def _on_copy(self, message: dict[str, Any]) -> None:
+        self._to_screen(CopyActivity(message))
+
+    def _on_engine(self, message: dict[str, Any]) -> None:
+        state = str(message.get("state", "unknown"))
+        if self.ctx is not None and self.ctx.runner is None:
+            state = "attached" if state == "running" else state
+        if state != self.status.engine:
+            self._set_status(engine=state)
+        self._to_screen(EngineStatus(message))
+
+    def _to_screen(self, message: Message) -> None:
+        """Hand a live message to the active screen (none while starting or closing)."""
+        try:
+            self.screen.post_message(message)
+        except ScreenStackError:
+            pass
+
+    def _set_status(self, **changes: Any) -> None:
+        values = {**self.status.__dict__, **changes}
+        self.status = StatusSnapshot(**values)
+        try:
+            bars = list(self.screen.query(StatusBar))
+        except ScreenStackError:
+            return
+        for bar in bars:
+            bar.snapshot = self.status
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker error becomes a readable notification; the console goes on."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            if event.worker.group == "boot":
+                self._set_status(engine="stopped")
+                self.post_message(BootFailed(str(error)))
+                self.notify(f"could not start: {error}", severity="error", timeout=30)
+            else:
+                self.notify(f"{event.worker.name}: {error}", severity="error", timeout=10)
+
+    def on_boot_failed(self, message: BootFailed) -> None:
+        self._to_screen(BootFailed(message.reason))
+
+    def on_booted(self, _: Booted) -> None:
+        self._to_screen(Booted())
+
+    # ------------------------------------------------------------------ actions
     def action_help(self) -> None:
         self.action_show_help_panel()
 
+    async def on_unmount(self) -> None:
+        await self.shutdown()
 
-def _welcome(settings: Settings) -> str:
-    return (
-        "[b]OneClick[/b] — copy trading on Aptos from the terminal\n\n"
-        f"network: {settings.network}\n"
-        "Press [b]?[/b] for the keys, [b]q[/b] to quit."
-    )
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit()
+
+    async def shutdown(self) -> None:
+        """Stop the engine (it parks in-flight copies), close feeds and stores."""
+        ctx = self.ctx
+        if ctx is None:
+            return
+        ctx.stop.set()
+        for worker in list(self.workers):
+            if worker.group == "engine":
+                with contextlib.suppress(Exception):
+                    await worker.wait()
+        for sub in self._subs:
+            await sub.close()
+        await ctx.timeseries.close()
+        await ctx.bus.close()
+        await ctx.cache.close()
+        await ctx.services.close()
+        self.ctx = None
 
 
 def run_console(settings: Settings) -> None:
-    """Open the database (migrating it on first start) and run the console until quit."""
+    """Run the console until the user quits."""
     OneClickApp(settings).run()

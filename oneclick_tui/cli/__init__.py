@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from oneclick_tui.cli import config_cmd
+from oneclick_tui.cli import config_cmd, db_cmd, engine_cmd, follow_cmd, tx_cmd, wallet_cmd
 from oneclick_tui.cli.common import fail
 from oneclick_tui.config import ConfigError, load_settings
 
@@ -20,6 +20,11 @@ app = typer.Typer(
 
 # --- sub-commands: one registration line each -------------------------------------------
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(wallet_cmd.app, name="wallet")
+app.add_typer(tx_cmd.app, name="tx")
+app.add_typer(db_cmd.app, name="db")
+follow_cmd.register(app)
+engine_cmd.register(app)
 # --- end of sub-commands ---------------------------------------------------------------
 
 

@@ -11,9 +11,11 @@ Conventions (also in docs/COPY_ENGINE.md):
   `equity_ratio`: copy size = lead size x follower equity / leader equity x copy % / 100;
 - a lead sell makes the follower sell the same fraction of the position he built by copying
   that lead, never more than he holds;
-- max trade amount and the daily limit clamp the copy; a clamp that would fall below the
-  pair's minimum size becomes a skip (`below_min_size` after a clamp names the limit);
-- the daily limit counts every copy of the UTC day, pending ones included;
+- max trade amount and the daily limit clamp a buy; a clamp that would fall below the
+  pair's minimum size becomes a skip (`over_daily_limit`, or `below_min_size` naming the max
+  trade clamp); sells are never clamped or blocked by them: limits cap what is put to work,
+  and an exit must not be trapped by them;
+- the daily limit counts the buy notional of the UTC day, pending copies included;
 - sizes are rounded down to the pair's lot size; a buy needs quote for notional plus fee;
 - the depth gate walks the book and scales the copy down to what fills within the slippage
   bound of the mid; if less than the minimum size fits, the copy is skipped (`slippage`).
@@ -26,13 +28,10 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
+from oneclick_tui.domain.market_events import Side
+
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
 
 
 class SizingMode(StrEnum):
@@ -231,7 +230,7 @@ def _limit(
     mid: Decimal,
 ) -> Decision:
     notes: list[str] = []
-    size, why = _clamp_notional(size, prefs, follower, lead.price, notes)
+    size, why = _clamp_notional(size, prefs, follower, lead.price, notes, lead.side)
     size = _round_down(size, pair.lot_size)
     if size < pair.min_size:
         reason = SkipReason.OVER_DAILY_LIMIT if why == "daily" else SkipReason.BELOW_MIN_SIZE
@@ -254,9 +253,16 @@ def _limit(
 
 
 def _clamp_notional(
-    size: Decimal, prefs: Preferences, follower: FollowerState, price: Decimal, notes: list[str]
+    size: Decimal,
+    prefs: Preferences,
+    follower: FollowerState,
+    price: Decimal,
+    notes: list[str],
+    side: Side,
 ) -> tuple[Decimal, str | None]:
     why: str | None = None
+    if side is Side.SELL:
+        return size, why  # exits are never blocked by entry limits
     if prefs.max_trade_amount is not None and size * price > prefs.max_trade_amount:
         size = prefs.max_trade_amount / price
         notes.append(f"clamped to max trade amount {prefs.max_trade_amount}")

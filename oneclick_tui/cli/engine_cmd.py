@@ -1,0 +1,91 @@
+"""`oneclick engine`: market, trader watch and copy engine without the console (24/7)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import timedelta
+
+import typer
+
+from oneclick_tui.cli.common import fail, settings_of
+from oneclick_tui.config import Settings
+from oneclick_tui.services.engine.runner import EngineRunner
+from oneclick_tui.services.runtime import SetupError, open_services
+from oneclick_tui.stores.errors import StoreError
+from oneclick_tui.stores.live import RedisUnavailableError, open_bus, open_cache
+from oneclick_tui.stores.timeseries_factory import open_timeseries
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("engine")
+    def engine(
+        ctx: typer.Context,
+        network: str | None = typer.Option(None, help="sim | testnet | mainnet"),
+        seed: int | None = typer.Option(None, help="Simulator seed (same seed, same market)."),
+        speed: float | None = typer.Option(None, help="Simulated seconds per real second."),
+        duration: float | None = typer.Option(
+            None, help="Stop after this many simulated seconds (default: run until stopped)."
+        ),
+    ) -> None:
+        """Run the engine headless; stops cleanly on Ctrl-C or SIGTERM."""
+        settings = _with_overrides(settings_of(ctx), network, seed, speed)
+        if settings.network != "sim":
+            fail(
+                f"network {settings.network}: watching Aptos lead traders is not available yet; "
+                "use --network sim"
+            )
+        _configure_logging(settings.log_level)
+        until = None if duration is None else timedelta(seconds=duration)
+        try:
+            asyncio.run(_run(settings, until))
+        except (SetupError, StoreError, RedisUnavailableError) as exc:
+            fail(str(exc))
+
+
+def _with_overrides(
+    settings: Settings, network: str | None, seed: int | None, speed: float | None
+) -> Settings:
+    data = settings.model_dump()
+    if network is not None:
+        if network not in ("sim", "testnet", "mainnet"):
+            fail(f"--network must be sim, testnet or mainnet, got {network!r}")
+        data["network"] = network
+    if seed is not None:
+        data["sim"]["seed"] = seed
+    if speed is not None:
+        if speed <= 0:
+            fail(f"--speed must be greater than 0, got {speed}")
+        data["sim"]["speed"] = speed
+    return Settings.model_validate(data)
+
+
+async def _run(settings: Settings, until: timedelta | None) -> None:
+    services = await open_services(settings)
+    cache = await open_cache(settings)
+    bus = await open_bus(settings)
+    timeseries = await open_timeseries(settings, services.engine)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = EngineRunner(
+        services, bus, cache, timeseries, seed=settings.sim.seed, speed=settings.sim.speed
+    )
+    try:
+        await runner.run(stop, until)
+    finally:
+        await timeseries.close()
+        await bus.close()
+        await cache.close()
+        await services.close()
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

@@ -1,0 +1,73 @@
+"""Messages the app's live workers post to screens: immutable snapshots, newest wins.
+
+They do not bubble: the app hands each one to the active screen, and a screen that ignores
+it must not send it back up to the app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from oneclick_tui.services.snapshots import LadderSnapshot
+
+
+class Booted(Message):
+    """The stores are open and the engine is running (or attached)."""
+
+    bubble = False
+
+
+class BootFailed(Message):
+    bubble = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class BookUpdated(Message):
+    """A new top of book for one pair; a newer one replaces a waiting older one."""
+
+    bubble = False
+
+    def __init__(self, snapshot: LadderSnapshot, last: str | None, change_pct: str | None) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.last = last
+        self.change_pct = change_pct
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BookUpdated) and message.snapshot.pair == self.snapshot.pair
+
+
+class MarketTrades(Message):
+    """Market trades published since the last message."""
+
+    bubble = False
+
+    def __init__(self, trades: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.trades = trades
+
+
+class CopyActivity(Message):
+    """The copy engine finished a lead trade or a stop-loss: trades and positions changed."""
+
+    bubble = False
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+
+class EngineStatus(Message):
+    bubble = False
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        super().__init__()
+        self.status = status
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EngineStatus)

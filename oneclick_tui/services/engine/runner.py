@@ -1,0 +1,242 @@
+"""The engine loop: simulated market -> pipeline -> copy engine, in real time or faster.
+
+Restart safety: the run's start time and how far it got are kept as a cursor in
+`chain_cursors`. A restarted engine rebuilds the same market from the same seed and start,
+replays it up to the cursor (the copy engine writes nothing for trades it already decided,
+and finishes what a crash left pending), and goes on from there. So after a kill -9 no lead
+trade is copied twice and none is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from oneclick_tui.domain.market_events import LeadTrade
+from oneclick_tui.services.engine.copy_engine import CopyEngine
+from oneclick_tui.services.engine.risk_watch import mark_and_stop
+from oneclick_tui.services.market import MarketPipeline, flush_candles, publish_tick
+from oneclick_tui.services.runtime import Services
+from oneclick_tui.services.sim.exchange import SimExchange
+from oneclick_tui.stores.bus import topics
+from oneclick_tui.stores.bus.base import Bus
+from oneclick_tui.stores.cache.base import Cache
+from oneclick_tui.stores.models import ChainCursor
+from oneclick_tui.stores.timeseries.base import TimeSeriesStore
+
+log = logging.getLogger("oneclick.engine")
+
+TICK_SECONDS = 0.1
+REPLAY_CHUNK = timedelta(minutes=5)
+SLOW_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class SimCursor:
+    start_at: datetime
+    sim_now: datetime
+
+
+class EngineRunner:
+    """Runs market, trader watch and copy engine until `stop` is set (or `until` elapses)."""
+
+    def __init__(
+        self,
+        services: Services,
+        bus: Bus,
+        cache: Cache,
+        timeseries: TimeSeriesStore,
+        *,
+        seed: int,
+        speed: float,
+    ) -> None:
+        self.s = services
+        self.bus = bus
+        self.cache = cache
+        self.ts = timeseries
+        self.seed = seed
+        self.speed = speed
+        self.state = "starting"
+        self.exchange: SimExchange | None = None
+        self.pipeline: MarketPipeline | None = None
+        self.copy_engine: CopyEngine | None = None
+
+    @property
+    def cursor_source(self) -> str:
+        return f"sim:{self.seed}"
+
+    async def start(self) -> None:
+        """Open the market at the stored cursor (or now), recover, and catch up."""
+        cursor = await self._load_cursor() or SimCursor(_now_s(), _now_s())
+        self.exchange = SimExchange(self.seed, cursor.start_at)
+        self.pipeline = MarketPipeline(self.s.catalog, snapshot_source=self.exchange)
+        self.copy_engine = CopyEngine(
+            self.s.sessions, self.s.catalog, self.pipeline.books, notify=self._notify
+        )
+        await self._replay_until(cursor.sim_now)
+        await self.copy_engine.recover(now=self.exchange.now)
+        await self._save_cursor()
+        self.state = "running"
+        _event(
+            "engine.started",
+            seed=self.seed,
+            speed=self.speed,
+            start_at=cursor.start_at.isoformat(),
+            sim_now=self.exchange.now.isoformat(),
+        )
+
+    async def run(self, stop: asyncio.Event, until: timedelta | None = None) -> None:
+        """The live loop; returns after `stop` is set, with in-flight work finished."""
+        if self.exchange is None:
+            await self.start()
+        assert self.exchange is not None
+        goal = None if until is None else self.exchange.now + until
+        last = time.monotonic()
+        slow_due = last
+        while not stop.is_set():
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            step = timedelta(seconds=(now - last) * self.speed)
+            last = now
+            if goal is not None:
+                step = min(step, goal - self.exchange.now)
+            await self._tick(step, slow=now >= slow_due)
+            if now >= slow_due:
+                slow_due = now + SLOW_EVERY_SECONDS
+            if goal is not None and self.exchange.now >= goal:
+                break
+        await self.shutdown()
+
+    async def _tick(self, step: timedelta, *, slow: bool) -> None:
+        assert self.exchange and self.pipeline and self.copy_engine
+        leads = self.pipeline.apply(self.exchange.advance(step))
+        await self._copy(leads)
+        at = self.exchange.now
+        await publish_tick(self.pipeline, self.bus, self.cache, at)
+        if slow:
+            await self._slow_work(at)
+        if leads or slow:
+            await self._save_cursor()
+
+    async def _copy(self, leads: list[LeadTrade]) -> None:
+        assert self.copy_engine is not None
+        for lead in leads:
+            result = await self.copy_engine.on_lead_trade(lead)
+            await self.bus.publish(
+                topics.LEAD_TRADES,
+                {
+                    "trader": lead.trader_address,
+                    "pair": lead.pair,
+                    "side": lead.side.value,
+                    "amount": str(lead.amount),
+                    "price": str(lead.price),
+                    "tx_hash": lead.tx_hash,
+                    "at": lead.at.isoformat(),
+                    "copies": result.copies,
+                    "skips": result.skips,
+                },
+            )
+            _event(
+                "lead_trade",
+                pair=lead.pair,
+                side=lead.side.value,
+                amount=str(lead.amount),
+                price=str(lead.price),
+                tx_hash=lead.tx_hash,
+                copies=result.copies,
+                completed=result.completed,
+                failed=result.failed,
+                skips=result.skips,
+            )
+
+    async def _slow_work(self, at: datetime) -> None:
+        """Once a second: candles to the store, positions revalued, stop-losses, status."""
+        assert self.pipeline and self.copy_engine
+        await flush_candles(self.pipeline, self.ts)
+        mids = {s: m for s, b in self.pipeline.books.items() if (m := b.mid()) is not None}
+        if await mark_and_stop(self.s.sessions, self.s.catalog, mids, at):
+            await self.copy_engine.execute_pending(None, now=at)
+        stats = self.pipeline.stats
+        await self.bus.publish(
+            topics.ENGINE_STATUS,
+            {
+                "component": "engine",
+                "state": self.state,
+                "sim_now": at.isoformat(),
+                "events": stats.events,
+                "gaps": stats.gaps,
+                "resyncs": stats.resyncs,
+                "rejected": stats.rejected,
+                "lead_trades": stats.lead_trades,
+            },
+        )
+
+    async def _replay_until(self, target: datetime) -> None:
+        """Rebuild books and candles up to `target`, re-offering every lead trade."""
+        assert self.exchange and self.pipeline
+        while self.exchange.now < target:
+            step = min(REPLAY_CHUNK, target - self.exchange.now)
+            leads = self.pipeline.apply(self.exchange.advance(step))
+            self.pipeline.take_trades()
+            await self._copy(leads)
+        await flush_candles(self.pipeline, self.ts)
+
+    async def shutdown(self) -> None:
+        """Finish what is in flight, write the cursor and the last candles."""
+        self.state = "stopped"
+        if self.pipeline is not None:
+            await flush_candles(self.pipeline, self.ts)
+        if self.exchange is not None:
+            await self._save_cursor()
+        await self.bus.publish(topics.ENGINE_STATUS, {"component": "engine", "state": "stopped"})
+        _event("engine.stopped")
+
+    async def _notify(self, kind: str, payload: dict[str, Any]) -> None:
+        await self.bus.publish(topics.COPY_EVENTS, {"kind": kind, **payload})
+
+    async def _load_cursor(self) -> SimCursor | None:
+        async with self.s.sessions() as session:
+            row = await session.get(ChainCursor, self.cursor_source)
+        if row is None:
+            return None
+        data = json.loads(row.cursor)
+        return SimCursor(
+            datetime.fromisoformat(data["start_at"]), datetime.fromisoformat(data["sim_now"])
+        )
+
+    async def _save_cursor(self) -> None:
+        assert self.exchange is not None
+        value = json.dumps(
+            {
+                "start_at": self.exchange.start_at.isoformat(),
+                "sim_now": self.exchange.now.isoformat(),
+            }
+        )
+        async with self.s.sessions.begin() as session:
+            row = await session.scalar(
+                select(ChainCursor).where(ChainCursor.source == self.cursor_source)
+            )
+            if row is None:
+                session.add(
+                    ChainCursor(
+                        source=self.cursor_source, cursor=value, updated_at=datetime.now(UTC)
+                    )
+                )
+            else:
+                row.cursor, row.updated_at = value, datetime.now(UTC)
+
+
+def _now_s() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _event(name: str, **fields: Any) -> None:
+    """One structured log line per engine event (JSON after the message)."""
+    log.info("%s %s", name, json.dumps(fields, default=str, separators=(",", ":")))

@@ -1,0 +1,85 @@
+"""Order-book ladder: asks over bids, size and cumulative depth bars, spread and mid.
+
+It renders one `LadderSnapshot` as a single Rich `Text`, which is far cheaper than a table
+of widgets; the app decides how often a new snapshot is assigned (the feed never does).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from oneclick_tui.services.snapshots import LadderSnapshot, Level
+
+BAR = "█"
+
+
+class Ladder(Widget):
+    """Draws `depth` levels each side; `snapshot` is replaced wholesale, never mutated."""
+
+    DEFAULT_CSS = """
+    Ladder { height: 1fr; min-width: 44; padding: 0 1; }
+    """
+
+    snapshot: reactive[LadderSnapshot | None] = reactive(None, layout=False)
+
+    def __init__(self, depth: int = 15, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.depth = depth
+
+    def render(self) -> Text:
+        snap = self.snapshot
+        if snap is None:
+            return Text("waiting for the book…", style="dim")
+        asks = snap.asks[: self.depth]
+        bids = snap.bids[: self.depth]
+        width = max(8, self.size.width - 34)
+        biggest = max(_cumulative(asks)[-1:] + _cumulative(bids)[-1:], default=Decimal(1))
+        text = Text(no_wrap=True, overflow="crop")
+        text.append(f"{snap.pair}  {'price':>12} {'size':>11} {'total':>11}\n", style="bold")
+        for (price, size), total in reversed(list(zip(asks, _cumulative(asks), strict=True))):
+            _row(text, price, size, total, biggest, width, "red", price in snap.own_fills)
+        text.append(_spread_line(snap), style="bold yellow")
+        for (price, size), total in zip(bids, _cumulative(bids), strict=True):
+            _row(text, price, size, total, biggest, width, "green", price in snap.own_fills)
+        return text
+
+
+def _cumulative(levels: tuple[Level, ...]) -> list[Decimal]:
+    out: list[Decimal] = []
+    running = Decimal(0)
+    for _, size in levels:
+        running += size
+        out.append(running)
+    return out
+
+
+def _row(
+    text: Text,
+    price: Decimal,
+    size: Decimal,
+    total: Decimal,
+    biggest: Decimal,
+    width: int,
+    colour: str,
+    own: bool,
+) -> None:
+    marker = "◆" if own else " "
+    bar = BAR * max(1, int(width * total / biggest)) if biggest > 0 else ""
+    text.append(f"{marker} {price:>12} ", style=f"bold {colour}")
+    text.append(f"{_fmt(size):>11} {_fmt(total):>11} ")
+    text.append(f"{bar}\n", style=f"{colour} dim")
+
+
+def _spread_line(snap: LadderSnapshot) -> str:
+    if snap.mid is None or snap.spread is None:
+        return "  — one side empty —\n"
+    bps = snap.spread / snap.mid * 10_000
+    return f"  mid {snap.mid.normalize():f}   spread {snap.spread.normalize():f} ({bps:.1f} bps)\n"
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value:,.4f}" if value < 1000 else f"{value:,.2f}"
