@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, ScreenStackError
-from textual.message import Message
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from oneclick_tui.config import Settings
@@ -157,7 +157,10 @@ class OneClickApp(App[None]):
             await runner.start()
             self.run_worker(runner.run(self.ctx.stop), group="engine", exit_on_error=False)
         self._set_status(
-            engine="running" if runner else "attaching", wallet=services.user.wallet_address
+            engine="running"
+            if runner
+            else ("attaching" if self.settings.full_stack else "stopped"),
+            wallet=services.user.wallet_address,
         )
         self.post_message(Booted())
 
@@ -198,10 +201,8 @@ class OneClickApp(App[None]):
 
     def _to_screen(self, message: Message) -> None:
         """Hand a live message to the active screen (none while starting or closing)."""
-        try:
+        with contextlib.suppress(ScreenStackError):
             self.screen.post_message(message)
-        except ScreenStackError:
-            pass
 
     def _set_status(self, **changes: Any) -> None:
         values = {**self.status.__dict__, **changes}

@@ -54,9 +54,9 @@ class MarketsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#pairs", DataTable)
-        table.add_column("pair", key="pair")
-        table.add_column("last", key="last")
-        table.add_column("24h %", key="change")
+        table.add_column("pair", key="pair", width=10)
+        table.add_column("last", key="last", width=11)
+        table.add_column("24h", key="change", width=8)
         self.set_interval(REDRAW_SECONDS, self._redraw)
         self.set_interval(CANDLE_REFRESH_SECONDS, self._load_candles)
         if self.ctx is not None:

@@ -15,6 +15,8 @@ from textual.widget import Widget
 from oneclick_tui.services.snapshots import LadderSnapshot, Level
 
 BAR = "█"
+ROW_TEXT_WIDTH = 2 + 13 + 12 + 12
+"""Characters before the depth bar: marker, price, size and cumulative total."""
 
 
 class Ladder(Widget):
@@ -36,15 +38,16 @@ class Ladder(Widget):
             return Text("waiting for the book…", style="dim")
         asks = snap.asks[: self.depth]
         bids = snap.bids[: self.depth]
-        width = max(8, self.size.width - 34)
+        bar_width = max(1, self.content_size.width - ROW_TEXT_WIDTH - 1)
         biggest = max(_cumulative(asks)[-1:] + _cumulative(bids)[-1:], default=Decimal(1))
         text = Text(no_wrap=True, overflow="crop")
-        text.append(f"{snap.pair}  {'price':>12} {'size':>11} {'total':>11}\n", style="bold")
+        text.append(f"{snap.pair}\n", style="bold")
+        text.append(f"  {'price':>12} {'size':>11} {'total':>11}\n", style="dim")
         for (price, size), total in reversed(list(zip(asks, _cumulative(asks), strict=True))):
-            _row(text, price, size, total, biggest, width, "red", price in snap.own_fills)
+            _row(text, price, size, total, biggest, bar_width, "red", price in snap.own_fills)
         text.append(_spread_line(snap), style="bold yellow")
         for (price, size), total in zip(bids, _cumulative(bids), strict=True):
-            _row(text, price, size, total, biggest, width, "green", price in snap.own_fills)
+            _row(text, price, size, total, biggest, bar_width, "green", price in snap.own_fills)
         return text
 
 
@@ -69,6 +72,7 @@ def _row(
 ) -> None:
     marker = "◆" if own else " "
     bar = BAR * max(1, int(width * total / biggest)) if biggest > 0 else ""
+    bar = bar[:width]
     text.append(f"{marker} {price:>12} ", style=f"bold {colour}")
     text.append(f"{_fmt(size):>11} {_fmt(total):>11} ")
     text.append(f"{bar}\n", style=f"{colour} dim")

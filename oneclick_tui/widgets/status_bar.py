@@ -26,10 +26,10 @@ _ENGINE_STYLE = {"running": "green", "degraded": "yellow", "stopped": "red", "at
 
 
 class StatusBar(Widget):
-    """Docked at the bottom above the footer; redraws when its snapshot or the clock changes."""
+    """One line above the footer; redraws when its snapshot or the clock changes."""
 
     DEFAULT_CSS = """
-    StatusBar { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
     snapshot: reactive[StatusSnapshot] = reactive(StatusSnapshot)
