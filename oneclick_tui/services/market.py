@@ -114,8 +114,12 @@ class MarketPipeline:
                 self._dirty[(candle.pair, candle.timeframe.value, candle.start)] = candle
             self._trades.append(event)
         elif isinstance(event, LeadTrade):
+            if event.pair not in self.books:
+                raise KeyError(f"lead trade {event.tx_hash} on unknown pair {event.pair!r}")
             self.stats.lead_trades += 1
             leads.append(event)
+        else:
+            raise ValueError(f"not a market event: {type(event).__name__}")
 
     def _heal(self, pair: str, status: DeltaStatus) -> None:
         if status is DeltaStatus.GAP:
