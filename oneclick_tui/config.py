@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from oneclick_tui.stores.retention import RetentionSettings
+
 APP_NAME = "oneclick"
 ENV_PREFIX = "ONECLICK_"
 Network = Literal["sim", "testnet", "mainnet"]
@@ -92,6 +94,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     aptos: AptosSettings = Field(default_factory=AptosSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    """How long each data type is kept before `oneclick db retention` archives it."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, applied to the console (e.g. {"app.follow" = "F"})."""
 

@@ -56,6 +56,9 @@ async def fresh_pg_database() -> AsyncIterator[str]:
         yield _pg_url_for(name)
     finally:
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # roles are cluster-wide: the hardening migration creates them per database
+        for suffix in ("owner", "app", "engine", "analytics", "auditor"):
+            await _pg_admin(f'DROP ROLE IF EXISTS "{name}_{suffix}"')
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from oneclick_tui.stores.security.tls import asyncpg_url_and_args
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -40,7 +42,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
+    url, tls = asyncpg_url_and_args(url)
     options: dict[str, Any] = {
+        "connect_args": tls,
         "pool_size": 5,
         "max_overflow": 5,
         "pool_pre_ping": True,

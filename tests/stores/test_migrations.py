@@ -82,7 +82,9 @@ def test_db_cli_upgrade_current_downgrade(tmp_path: Any, monkeypatch: pytest.Mon
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0 and f"revision {migrate.head()}" in result.output
     assert "(head)" in runner.invoke(app, ["db", "current"]).output
-    result = runner.invoke(app, ["db", "downgrade"])
+    result = runner.invoke(app, ["db", "downgrade"])  # one step back by default
+    assert result.exit_code == 0 and "(head)" not in result.output
+    result = runner.invoke(app, ["db", "downgrade", "base"])
     assert result.exit_code == 0 and "base (empty)" in result.output
     result = runner.invoke(app, ["db", "downgrade"])
     assert result.exit_code == 2
