@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +34,9 @@ from oneclick_tui.messages import (
 )
 from oneclick_tui.services.engine.runner import EngineRunner
 from oneclick_tui.services.follows import FollowService
-from oneclick_tui.services.live_feed import ladder_from_message, pump, subscribe_books
+from oneclick_tui.services.health import HealthMonitor
+from oneclick_tui.services.live_feed import pump, subscribe_books
+from oneclick_tui.services.preflight import preflight
 from oneclick_tui.services.runtime import Services, open_services
 from oneclick_tui.stores.bus import topics
 from oneclick_tui.stores.bus.base import Bus, Subscription
@@ -49,6 +52,7 @@ MODE_KEYS: dict[str, tuple[str, str]] = {
     "following": ("3", "Following"),
     "portfolio": ("4", "Portfolio"),
     "trades": ("5", "Trades"),
+    "wallet": ("7", "Wallet"),
     "settings": ("8", "Settings"),
     "activity": ("9", "Activity"),
 }
@@ -79,6 +83,7 @@ def _mode_screens() -> dict[str, Callable[[], Any]]:
     from oneclick_tui.screens.settings import SettingsScreen
     from oneclick_tui.screens.traders import TradersScreen
     from oneclick_tui.screens.trades import TradesScreen
+    from oneclick_tui.screens.wallet import WalletScreen
 
     return {
         "markets": MarketsScreen,
@@ -86,6 +91,7 @@ def _mode_screens() -> dict[str, Callable[[], Any]]:
         "following": FollowingScreen,
         "portfolio": PortfolioScreen,
         "trades": TradesScreen,
+        "wallet": WalletScreen,
         "settings": SettingsScreen,
         "activity": ActivityScreen,
     }
@@ -123,6 +129,7 @@ class OneClickApp(App[None]):
         )
         self._run_engine = (not settings.full_stack) if run_engine is None else run_engine
         self._subs: list[Subscription] = []
+        self._health: HealthMonitor | None = None
         self.last_books: dict[str, BookUpdated] = {}
 
     def on_mount(self) -> None:
@@ -153,6 +160,8 @@ class OneClickApp(App[None]):
             )
         self.ctx = ConsoleContext(services, FollowService(services), bus, cache, timeseries, runner)
         await self._start_feeds(self.ctx)
+        self._health = HealthMonitor.for_stores(self.settings, services.engine, bus, timeseries)
+        self.set_interval(1.0, self._poll_health)
         if runner is not None:
             await runner.start()
             self.run_worker(runner.run(self.ctx.stop), group="engine", exit_on_error=False)
@@ -179,10 +188,8 @@ class OneClickApp(App[None]):
             self.run_worker(pump(sub, handler), group="feeds", exit_on_error=False)
 
     def _on_book(self, message: dict[str, Any]) -> None:
-        update = BookUpdated(
-            ladder_from_message(message), message.get("last"), message.get("change_24h_pct")
-        )
-        self.last_books[update.snapshot.pair] = update
+        update = BookUpdated(message)
+        self.last_books[update.pair] = update
         self._to_screen(update)
 
     def _on_trade(self, message: dict[str, Any]) -> None:
@@ -198,6 +205,20 @@ class OneClickApp(App[None]):
         if state != self.status.engine:
             self._set_status(engine=state)
         self._to_screen(EngineStatus(message))
+
+    def _poll_health(self) -> None:
+        self._health_tick()
+
+    @work(exclusive=True, group="health", exit_on_error=False)
+    async def _health_tick(self) -> None:
+        """Once a second: each store's health into the status bar (only when it changed)."""
+        if self._health is None:
+            return
+        report = await self._health.check()
+        base = "full stack" if self.settings.full_stack else "embedded"
+        stores = report.stores_label(base)
+        if report.flags != self.status.store_health or stores != self.status.stores:
+            self._set_status(store_health=report.flags, stores=stores)
 
     def _to_screen(self, message: Message) -> None:
         """Hand a live message to the active screen (none while starting or closing)."""
@@ -262,5 +283,12 @@ class OneClickApp(App[None]):
 
 
 def run_console(settings: Settings) -> None:
-    """Run the console until the user quits."""
+    """Check the configured stores, then run the console until the user quits.
+
+    A store that cannot be used raises `PreflightError` (one line for the user) before the
+    terminal is taken over; warnings (a degraded InfluxDB) are repeated after exit.
+    """
+    report = asyncio.run(preflight(settings))
     OneClickApp(settings).run()
+    for warning in report.warnings:
+        print(f"oneclick: warning: {warning}", file=sys.stderr)

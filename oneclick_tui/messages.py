@@ -28,18 +28,32 @@ class BootFailed(Message):
 
 
 class BookUpdated(Message):
-    """A new top of book for one pair; a newer one replaces a waiting older one."""
+    """A new top of book for one pair; a newer one replaces a waiting older one.
+
+    It carries the bus message as received and builds the Decimal ladder only when a screen
+    asks for it, so pairs nobody is looking at cost almost nothing.
+    """
 
     bubble = False
 
-    def __init__(self, snapshot: LadderSnapshot, last: str | None, change_pct: str | None) -> None:
+    def __init__(self, raw: dict[str, Any]) -> None:
         super().__init__()
-        self.snapshot = snapshot
-        self.last = last
-        self.change_pct = change_pct
+        self.raw = raw
+        self.pair: str = raw["pair"]
+        self.last: str | None = raw.get("last")
+        self.change_pct: str | None = raw.get("change_24h_pct")
+        self._snapshot: LadderSnapshot | None = None
+
+    @property
+    def snapshot(self) -> LadderSnapshot:
+        if self._snapshot is None:
+            from oneclick_tui.services.live_feed import ladder_from_message
+
+            self._snapshot = ladder_from_message(self.raw)
+        return self._snapshot
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, BookUpdated) and message.snapshot.pair == self.snapshot.pair
+        return isinstance(message, BookUpdated) and message.pair == self.pair
 
 
 class MarketTrades(Message):

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from oneclick_tui.cli import config_cmd, db_cmd, engine_cmd, follow_cmd, tx_cmd, wallet_cmd
+from oneclick_tui.cli import (
+    admin_cmd,
+    config_cmd,
+    db_cmd,
+    doctor_cmd,
+    engine_cmd,
+    follow_cmd,
+    tx_cmd,
+    wallet_cmd,
+)
 from oneclick_tui.cli.common import fail
 from oneclick_tui.config import ConfigError, load_settings
 
@@ -25,6 +34,8 @@ app.add_typer(tx_cmd.app, name="tx")
 app.add_typer(db_cmd.app, name="db")
 follow_cmd.register(app)
 engine_cmd.register(app)
+doctor_cmd.register(app)
+admin_cmd.register(app, db_cmd.app)
 # --- end of sub-commands ---------------------------------------------------------------
 
 
@@ -42,8 +53,12 @@ def root(
         fail(str(exc))
     if ctx.invoked_subcommand is None:
         from oneclick_tui.app import run_console
+        from oneclick_tui.services.preflight import PreflightError
 
-        run_console(ctx.obj)
+        try:
+            run_console(ctx.obj)
+        except PreflightError as exc:
+            fail(str(exc))
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import typer
 from oneclick_tui.cli.common import fail, settings_of
 from oneclick_tui.config import Settings
 from oneclick_tui.services.engine.runner import EngineRunner
+from oneclick_tui.services.preflight import PreflightError, preflight
 from oneclick_tui.services.runtime import SetupError, open_services
 from oneclick_tui.stores.errors import StoreError
 from oneclick_tui.stores.live import RedisUnavailableError, open_bus, open_cache
@@ -37,6 +38,10 @@ def register(app: typer.Typer) -> None:
                 f"network {settings.network}: watching Aptos lead traders is not available yet; "
                 "use --network sim"
             )
+        try:
+            asyncio.run(preflight(settings))
+        except PreflightError as exc:
+            fail(str(exc))
         _configure_logging(settings.log_level)
         until = None if duration is None else timedelta(seconds=duration)
         try:

@@ -100,8 +100,12 @@ def register(app: typer.Typer) -> None:
             f"following {trader} at {result.copy_percentage.normalize():f}%",
         )
 
-    for name, verb in (("unfollow", "unfollowed"), ("pause", "paused"), ("resume", "resumed")):
-        _state_command(app, name, verb)
+    for name, verb, doc in (
+        ("unfollow", "unfollowed", "Stop following a trader (the follow is kept as history)."),
+        ("pause", "paused", "Pause copying a trader; his trades are recorded as skipped."),
+        ("resume", "resumed", "Resume copying a paused trader."),
+    ):
+        _state_command(app, name, verb, doc)
 
     @app.command("follows")
     def follows(
@@ -175,7 +179,7 @@ def register(app: typer.Typer) -> None:
             )
 
 
-def _state_command(app: typer.Typer, name: str, verb: str) -> None:
+def _state_command(app: typer.Typer, name: str, verb: str, doc: str) -> None:
     def command(
         ctx: typer.Context,
         trader: str = typer.Argument(..., help="Address (0x...) or display name."),
@@ -184,7 +188,7 @@ def _state_command(app: typer.Typer, name: str, verb: str) -> None:
         result = _with_service(ctx, lambda s: getattr(s, name)(trader))
         _say(as_json, as_dict(result), f"{verb} {trader}")
 
-    command.__doc__ = f"{name.capitalize()} following a trader."
+    command.__doc__ = doc
     app.command(name)(command)
 
 

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from oneclick_tui.messages import BookUpdated, Booted, MarketTrades
 from oneclick_tui.screens.base import ConsoleScreen
 from oneclick_tui.services.market_view import TIMEFRAMES, candle_bars
+from oneclick_tui.stores.timeseries.base import TimeSeriesError
 from oneclick_tui.widgets.candle_chart import CandleChart
 from oneclick_tui.widgets.ladder import Ladder
 
@@ -77,7 +78,7 @@ class MarketsScreen(ConsoleScreen):
         self._load_candles()
 
     def on_book_updated(self, message: BookUpdated) -> None:
-        self._pending[message.snapshot.pair] = message
+        self._pending[message.pair] = message
 
     def on_market_trades(self, message: MarketTrades) -> None:
         self._trades.extend(message.trades)
@@ -128,7 +129,7 @@ class MarketsScreen(ConsoleScreen):
     def action_cursor_up(self) -> None:
         self.query_one("#pairs", DataTable).action_cursor_up()
 
-    @work(exclusive=True, group="candles")
+    @work(exclusive=True, group="candles", exit_on_error=False)
     async def _load_candles(self) -> None:
         ctx, pair = self.ctx, self.selected
         if ctx is None or pair is None:
@@ -137,10 +138,14 @@ class MarketsScreen(ConsoleScreen):
         runner = ctx.runner
         if runner is not None and runner.exchange is not None:
             now = runner.exchange.now
-        bars = await candle_bars(
-            ctx.timeseries, ctx.services.catalog.pairs[pair].id, self.timeframe, now
-        )
         chart = self.query_one(CandleChart)
+        try:
+            bars = await candle_bars(
+                ctx.timeseries, ctx.services.catalog.pairs[pair].id, self.timeframe, now
+            )
+        except TimeSeriesError as exc:
+            chart.title = f"{pair} {self.timeframe} candles unavailable: {exc}"
+            return
         chart.title = f"{pair} {self.timeframe} candles"
         chart.bars = tuple(bars)
 
