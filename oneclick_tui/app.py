@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
+from oneclick_tui.commands import OneClickCommands
 from oneclick_tui.config import Settings
 from oneclick_tui.messages import (
     BookUpdated,
@@ -102,6 +103,7 @@ class OneClickApp(App[None]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "OneClick"
+    COMMANDS = App.COMMANDS | {OneClickCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(key, f"switch_mode('{mode}')", label, id=f"app.mode.{mode}")

@@ -13,28 +13,22 @@ from textual.message import Message
 from oneclick_tui.services.snapshots import LadderSnapshot
 
 
-class Booted(Message):
+class Booted(Message, bubble=False):
     """The stores are open and the engine is running (or attached)."""
 
-    bubble = False
 
-
-class BootFailed(Message):
-    bubble = False
-
+class BootFailed(Message, bubble=False):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
 
 
-class BookUpdated(Message):
+class BookUpdated(Message, bubble=False):
     """A new top of book for one pair; a newer one replaces a waiting older one.
 
     It carries the bus message as received and builds the Decimal ladder only when a screen
     asks for it, so pairs nobody is looking at cost almost nothing.
     """
-
-    bubble = False
 
     def __init__(self, raw: dict[str, Any]) -> None:
         super().__init__()
@@ -56,29 +50,23 @@ class BookUpdated(Message):
         return isinstance(message, BookUpdated) and message.pair == self.pair
 
 
-class MarketTrades(Message):
+class MarketTrades(Message, bubble=False):
     """Market trades published since the last message."""
-
-    bubble = False
 
     def __init__(self, trades: list[dict[str, Any]]) -> None:
         super().__init__()
         self.trades = trades
 
 
-class CopyActivity(Message):
+class CopyActivity(Message, bubble=False):
     """The copy engine finished a lead trade or a stop-loss: trades and positions changed."""
-
-    bubble = False
 
     def __init__(self, event: dict[str, Any]) -> None:
         super().__init__()
         self.event = event
 
 
-class EngineStatus(Message):
-    bubble = False
-
+class EngineStatus(Message, bubble=False):
     def __init__(self, status: dict[str, Any]) -> None:
         super().__init__()
         self.status = status

@@ -118,6 +118,12 @@ class MarketsScreen(ConsoleScreen):
             text.append(f"{trade['price']:>12} {trade['size']:>12}\n", style=colour)
         self.query_one("#recent-trades", Static).update(text)
 
+    def show_pair(self, pair: str) -> None:
+        """Select `pair` in the list (the command palette's "Market <pair>")."""
+        table = self.query_one("#pairs", DataTable)
+        if pair in table.rows:
+            table.move_cursor(row=table.get_row_index(pair))
+
     def action_next_timeframe(self) -> None:
         index = TIMEFRAMES.index(self.timeframe)
         self.timeframe = TIMEFRAMES[(index + 1) % len(TIMEFRAMES)]
