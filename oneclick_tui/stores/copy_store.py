@@ -1,35 +1,55 @@
-"""The copy engine's reads and batch writes.
+"""The copy engine's reads and batch writes, in Core (no per-row ORM objects).
 
 One lead trade is one transaction: its row, every follower's copy-or-skip row and their audit
-rows are written together (executemany), so a crash leaves either all of them or none. The
-(user_id, copy_of_trade_id) unique key makes a replayed lead trade harmless.
+rows are written together (one multi-row statement each), so a crash leaves either all of
+them or none. The (user_id, copy_of_trade_id) unique key makes a replayed lead trade
+harmless. Why Core: with 10,000 followers the ORM's identity map and unit of work cost more
+than signing every copy; plain rows and executemany keep the fan-out within its budget.
+Follower sets are selected by joining the trader's follows, never as a 10,000-id IN list.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
 from oneclick_tui.domain.market_events import LeadTrade
 from oneclick_tui.stores.models import (
-    AuditLog,
     FollowRelationship,
     Position,
     Trade,
     UserPreferences,
 )
+from oneclick_tui.stores.types import _EXACT, _SQLITE_TS_FORMAT
 
 LIVE_COPY_STATUSES = ("pending", "submitted", "completed")
+EXECUTABLE_KINDS = ("copy", "stop_loss")
+_T = Trade.__table__
+_P = Position.__table__
+_F = FollowRelationship.__table__
+FINISH_COLUMNS = (
+    "status",
+    "amount",
+    "price",
+    "total_value",
+    "fees_paid",
+    "realized_pnl",
+    "tx_hash",
+    "executed_at",
+    "failure_reason",
+)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FollowRow:
     """A live follow joined with the follower's preferences."""
 
@@ -48,70 +68,137 @@ class FollowRow:
     max_slippage_pct: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class PendingCopy:
+    """A recorded copy (or stop-loss) waiting to be executed."""
+
+    id: int
+    kind: str
+    user_id: int
+    pair_id: int
+    side: str
+    amount: Decimal
+    price: Decimal | None
+    total_value: Decimal | None
+    created_at: datetime
+    max_slippage_pct: Decimal | None
+
+
+@dataclass(slots=True)
+class PositionState:
+    """One (user, asset) holding as read, changed in memory, then upserted."""
+
+    user_id: int
+    asset: str
+    pair_id: int | None
+    quantity: Decimal
+    average_cost: Decimal
+    realized_pnl: Decimal
+    current_value: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    changed: bool = False
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT (both have ON CONFLICT)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
 async def record_lead_trade(
     session: AsyncSession, lead: LeadTrade, trader_id: int, pair_id: int
 ) -> int:
     """Insert the lead trade once (keyed by its transaction hash) and return its id."""
-    found = await session.scalar(select(Trade.id).where(Trade.tx_hash == lead.tx_hash))
-    if found is not None:
-        return int(found)
-    row = Trade(
-        kind="lead",
-        user_id=None,
-        trader_id=trader_id,
-        pair_id=pair_id,
-        trade_type=lead.side.value,
-        amount=lead.amount,
-        price=lead.price,
-        total_value=lead.amount * lead.price,
-        fees_paid=lead.fee,
-        status="completed",
-        tx_hash=lead.tx_hash,
-        chain_version=lead.version,
-        executed_at=lead.at,
+    stmt = (
+        _insert(session, _T)
+        .values(
+            kind="lead",
+            user_id=None,
+            trader_id=trader_id,
+            pair_id=pair_id,
+            trade_type=lead.side.value,
+            amount=lead.amount,
+            price=lead.price,
+            total_value=lead.amount * lead.price,
+            fees_paid=lead.fee,
+            status="completed",
+            tx_hash=lead.tx_hash,
+            chain_version=lead.version,
+            executed_at=lead.at,
+            created_at=lead.at,
+        )
+        .on_conflict_do_nothing(index_elements=["tx_hash"])
+        .returning(_T.c.id)
     )
-    session.add(row)
-    await session.flush()
-    return int(row.id)
+    found = await session.scalar(stmt)
+    if found is None:
+        found = await session.scalar(select(_T.c.id).where(_T.c.tx_hash == lead.tx_hash))
+    return int(found)
+
+
+def live_followers(trader_id: int) -> Select[tuple[int]]:
+    """Follower ids of the trader's live (active or paused) follows, as a subquery."""
+    return select(_F.c.follower_id).where(_F.c.trader_id == trader_id, _F.c.status != "ended")
 
 
 async def follows_to_decide(
     session: AsyncSession, trader_id: int, lead_trade_id: int
 ) -> list[FollowRow]:
     """Live (active or paused) follows of the trader that have no record for this lead yet."""
+    f, p = _F, UserPreferences.__table__
     already = exists().where(
-        and_(
-            Trade.user_id == FollowRelationship.follower_id, Trade.copy_of_trade_id == lead_trade_id
-        )
+        and_(_T.c.user_id == f.c.follower_id, _T.c.copy_of_trade_id == lead_trade_id)
     )
     query = (
-        select(FollowRelationship, UserPreferences)
-        .join(UserPreferences, UserPreferences.user_id == FollowRelationship.follower_id)
-        .where(FollowRelationship.trader_id == trader_id)
-        .where(FollowRelationship.status != "ended")
-        .where(~already)
-        .order_by(FollowRelationship.follower_id)
+        select(
+            f.c.id,
+            f.c.follower_id,
+            f.c.status,
+            f.c.auto_copy_enabled,
+            f.c.copy_percentage,
+            f.c.sizing_mode,
+            f.c.fixed_quote_amount,
+            f.c.copy_side,
+            p.c.max_trade_amount,
+            p.c.daily_trading_limit,
+            p.c.risk_tolerance,
+            p.c.allowed_assets,
+            p.c.max_slippage_pct,
+        )
+        .join(p, p.c.user_id == f.c.follower_id)
+        .where(f.c.trader_id == trader_id, f.c.status != "ended", ~already)
+        .order_by(f.c.follower_id)
     )
     rows = (await session.execute(query)).all()
-    return [_follow_row(f, p) for f, p in rows]
+    return [
+        FollowRow(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            tuple(r[11]) if r[11] is not None else None,
+            r[12],
+        )
+        for r in rows
+    ]
 
 
-def _follow_row(f: FollowRelationship, p: UserPreferences) -> FollowRow:
-    return FollowRow(
-        follow_id=f.id,
-        follower_id=f.follower_id,
-        status=f.status,
-        auto_copy=f.auto_copy_enabled,
-        copy_pct=f.copy_percentage,
-        sizing_mode=f.sizing_mode,
-        fixed_quote_amount=f.fixed_quote_amount,
-        copy_side=f.copy_side,
-        max_trade_amount=p.max_trade_amount,
-        daily_limit=p.daily_trading_limit,
-        risk_tolerance=p.risk_tolerance,
-        allowed_assets=tuple(p.allowed_assets) if p.allowed_assets is not None else None,
-        max_slippage_pct=p.max_slippage_pct,
-    )
+async def follower_positions(
+    session: AsyncSession, trader_id: int, assets: Iterable[str]
+) -> dict[tuple[int, str], PositionState]:
+    """The trader's live followers' holdings of `assets`."""
+    query = select(
+        _P.c.user_id, _P.c.asset, _P.c.pair_id, _P.c.quantity, _P.c.average_cost,
+        _P.c.realized_pnl, _P.c.current_value, _P.c.unrealized_pnl,
+    ).where(_P.c.user_id.in_(live_followers(trader_id)), _P.c.asset.in_(list(assets)))  # fmt: skip
+    return {(r[0], r[1]): PositionState(*r) for r in (await session.execute(query)).all()}
 
 
 async def holdings(
@@ -132,12 +219,12 @@ async def traded_since(
     """Quote notional of each user's live buys since `since` (pending ones count)."""
     if not user_ids:
         return {}
-    query = select(Trade.user_id, Trade.total_value).where(
-        Trade.user_id.in_(user_ids),
-        Trade.created_at >= since,
-        Trade.status.in_(LIVE_COPY_STATUSES),
-        Trade.kind != "lead",
-        Trade.trade_type == "buy",
+    query = select(_T.c.user_id, _T.c.total_value).where(
+        _T.c.user_id.in_(user_ids),
+        _T.c.created_at >= since,
+        _T.c.status.in_(LIVE_COPY_STATUSES),
+        _T.c.kind != "lead",
+        _T.c.trade_type == "buy",
     )
     totals: dict[int, Decimal] = {}
     for user_id, value in (await session.execute(query)).all():
@@ -154,41 +241,288 @@ async def built_from_trader(
     """
     if not user_ids:
         return {}
-    signed = case((Trade.trade_type == "buy", 1), else_=-1)
-    query = select(Trade.user_id, signed, Trade.amount).where(
-        Trade.user_id.in_(user_ids),
-        Trade.trader_id == trader_id,
-        Trade.pair_id == pair_id,
-        Trade.status == "completed",
-        Trade.kind == "copy",
+    signed = case((_T.c.trade_type == "buy", 1), else_=-1)
+    query = select(_T.c.user_id, signed, _T.c.amount).where(
+        _T.c.user_id.in_(live_followers(trader_id)),
+        _T.c.trader_id == trader_id,
+        _T.c.pair_id == pair_id,
+        _T.c.status == "completed",
+        _T.c.kind == "copy",
     )
+    wanted = set(user_ids)
     out: dict[int, Decimal] = {}
     for user_id, sign, amount in (await session.execute(query)).all():
-        out[user_id] = out.get(user_id, Decimal(0)) + sign * amount
+        if user_id in wanted:
+            out[user_id] = out.get(user_id, Decimal(0)) + sign * amount
     return out
+
+
+class _DriverValues:
+    """Python values as the driver takes them, exactly as the column types would bind them.
+
+    Why: the bulk writes below go straight to the driver's executemany; SQLAlchemy's
+    per-value bind processing was most of the fan-out's cost at 10,000 followers. On SQLite
+    decimals are scale-normalised TEXT and timestamps fixed-width ISO text (see
+    `stores.types`); on PostgreSQL asyncpg takes Decimal and aware datetimes, and JSONB text.
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self._stamps: dict[datetime, Any] = {}
+
+    def dec(self, value: Decimal | None) -> Any:
+        if value is None or not self.sqlite:
+            return value
+        if value.is_zero():
+            return _ZERO_TEXT
+        return format(value.quantize(_QUANTUM, rounding=ROUND_HALF_UP, context=_EXACT), "f")
+
+    def ts(self, value: datetime | None) -> Any:
+        if value is None or not self.sqlite:
+            return value
+        found = self._stamps.get(value)
+        if found is None:
+            found = self._stamps[value] = value.astimezone(UTC).strftime(_SQLITE_TS_FORMAT)
+        return found
+
+    @staticmethod
+    def json(value: Any) -> str | None:
+        return None if value is None else json.dumps(value)
+
+
+_QUANTUM = Decimal("1e-18")  # Amount() and Price() columns: NUMERIC(38, 18)
+_ZERO_TEXT = format(Decimal(0).quantize(_QUANTUM), "f")
+_TRADE_COLUMNS = (
+    "kind",
+    "user_id",
+    "trader_id",
+    "pair_id",
+    "copy_of_trade_id",
+    "trade_type",
+    "amount",
+    "price",
+    "total_value",
+    "fees_paid",
+    "realized_pnl",
+    "status",
+    "skip_reason",
+    "failure_reason",
+    "tx_hash",
+    "chain_version",
+    "executed_at",
+    "created_at",
+)
+_TRADE_DECIMALS = frozenset({"amount", "price", "total_value", "fees_paid", "realized_pnl"})
+_AUDIT_COLUMNS = (
+    "occurred_at",
+    "actor",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "prev_hash",
+    "row_hash",
+)
+_POSITION_COLUMNS = (
+    "user_id",
+    "asset",
+    "pair_id",
+    "quantity",
+    "average_cost",
+    "realized_pnl",
+    "current_value",
+    "unrealized_pnl",
+    "last_updated_at",
+)
+
+
+def _marks(dialect: str, n: int, start: int = 1) -> str:
+    if dialect == "sqlite":
+        return ", ".join("?" * n)
+    return ", ".join(f"${i}" for i in range(start, start + n))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def _executemany(session: AsyncSession, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """One driver-level executemany inside the session's transaction."""
+    if rows:
+        connection = await session.connection()
+        await connection.exec_driver_sql(sql, rows)
 
 
 async def insert_decisions(
     session: AsyncSession, trades: list[dict[str, Any]], audits: list[dict[str, Any]]
 ) -> None:
     """Batch-insert copy/skip rows (ignoring any that already exist) and their audit rows."""
+    dialect = _dialect(session)
+    v = _DriverValues(dialect)
     if trades:
-        dialect = session.bind.dialect.name if session.bind else "sqlite"
-        module = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(Trade).on_conflict_do_nothing(
-            index_elements=["user_id", "copy_of_trade_id"]
+        sql = (
+            f"INSERT INTO trades ({', '.join(_TRADE_COLUMNS)}) "
+            f"VALUES ({_marks(dialect, len(_TRADE_COLUMNS))}) "
+            "ON CONFLICT (user_id, copy_of_trade_id) DO NOTHING"
         )
-        await session.execute(stmt, trades)
-    if audits:
-        await session.execute(AuditLog.__table__.insert(), audits)
+        rows = []
+        for t in trades:
+            row = []
+            for c in _TRADE_COLUMNS:
+                value = t.get(c)
+                if c in _TRADE_DECIMALS:
+                    value = v.dec(value)
+                elif c in ("executed_at", "created_at"):
+                    value = v.ts(value)
+                row.append(value)
+            rows.append(tuple(row))
+        await _executemany(session, sql, rows)
+    await insert_audits(session, audits)
 
 
-async def pending_copies(session: AsyncSession, lead_trade_id: int | None = None) -> list[Trade]:
+async def insert_audits(session: AsyncSession, audits: list[dict[str, Any]]) -> None:
+    """Append audit rows (the chain hash, where there is one, is the database's job)."""
+    if not audits:
+        return
+    dialect = _dialect(session)
+    v = _DriverValues(dialect)
+    sql = (
+        f"INSERT INTO audit_log ({', '.join(_AUDIT_COLUMNS)}) "
+        f"VALUES ({_marks(dialect, len(_AUDIT_COLUMNS))})"
+    )
+    rows = [
+        (
+            v.ts(a["occurred_at"]),
+            a["actor"],
+            a["action"],
+            a["entity_type"],
+            a.get("entity_id"),
+            v.json(a.get("before")),
+            v.json(a.get("after")),
+            a.get("prev_hash"),
+            a.get("row_hash"),
+        )
+        for a in audits
+    ]
+    await _executemany(session, sql, rows)
+
+
+def _pending_query() -> Select[Any]:
+    prefs = UserPreferences.__table__
+    return (
+        select(
+            _T.c.id,
+            _T.c.kind,
+            _T.c.user_id,
+            _T.c.pair_id,
+            _T.c.trade_type,
+            _T.c.amount,
+            _T.c.price,
+            _T.c.total_value,
+            _T.c.created_at,
+            prefs.c.max_slippage_pct,
+        )
+        .outerjoin(prefs, prefs.c.user_id == _T.c.user_id)
+        .where(_T.c.status == "pending", _T.c.kind.in_(EXECUTABLE_KINDS))
+    )
+
+
+async def pending_copies(
+    session: AsyncSession, lead_trade_id: int | None = None
+) -> list[PendingCopy]:
     """Copies written but not yet executed, oldest first (optionally of one lead trade)."""
-    query = select(Trade).where(Trade.status == "pending", Trade.kind.in_(("copy", "stop_loss")))
+    query = _pending_query()
     if lead_trade_id is not None:
-        query = query.where(Trade.copy_of_trade_id == lead_trade_id)
-    return list((await session.scalars(query.order_by(Trade.id))).all())
+        query = query.where(_T.c.copy_of_trade_id == lead_trade_id)
+    rows = (await session.execute(query.order_by(_T.c.id))).all()
+    return [PendingCopy(*r) for r in rows]
+
+
+async def pending_ids(session: AsyncSession, lead_trade_id: int) -> dict[int, int]:
+    """Trade id of each follower's pending copy of this lead trade."""
+    query = select(_T.c.user_id, _T.c.id).where(
+        _T.c.copy_of_trade_id == lead_trade_id, _T.c.status == "pending"
+    )
+    return {u: i for u, i in (await session.execute(query)).all()}
+
+
+async def positions_of_pending(
+    session: AsyncSession, lead_trade_id: int | None, assets: Iterable[str]
+) -> dict[tuple[int, str], PositionState]:
+    """Holdings of `assets` of the users who have pending copies (of one lead trade)."""
+    owners = select(_T.c.user_id).where(_T.c.status == "pending", _T.c.kind.in_(EXECUTABLE_KINDS))
+    if lead_trade_id is not None:
+        owners = owners.where(_T.c.copy_of_trade_id == lead_trade_id)
+    query = select(
+        _P.c.user_id, _P.c.asset, _P.c.pair_id, _P.c.quantity, _P.c.average_cost,
+        _P.c.realized_pnl, _P.c.current_value, _P.c.unrealized_pnl,
+    ).where(_P.c.user_id.in_(owners), _P.c.asset.in_(list(assets)))  # fmt: skip
+    return {(r[0], r[1]): PositionState(*r) for r in (await session.execute(query)).all()}
+
+
+async def finish_copies(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Move executed copies to completed or failed (one executemany).
+
+    Each row: `trade_id` and `v_<column>` for every column in FINISH_COLUMNS. Only a row
+    still pending is changed, so a copy is never finished twice.
+    """
+    if not rows:
+        return
+    dialect = _dialect(session)
+    v = _DriverValues(dialect)
+    n = len(FINISH_COLUMNS)
+    if dialect == "sqlite":
+        sets = ", ".join(f"{c} = ?" for c in FINISH_COLUMNS)
+        where = "id = ? AND status = 'pending'"
+    else:
+        sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(FINISH_COLUMNS, 1))
+        where = f"id = ${n + 1} AND status = 'pending'"
+    sql = f"UPDATE trades SET {sets} WHERE {where}"
+    out = []
+    for r in rows:
+        values = []
+        for c in FINISH_COLUMNS:
+            value = r["v_" + c]
+            if c in _TRADE_DECIMALS:
+                value = v.dec(value)
+            elif c == "executed_at":
+                value = v.ts(value)
+            values.append(value)
+        values.append(r["trade_id"])
+        out.append(tuple(values))
+    await _executemany(session, sql, out)
+
+
+async def save_positions(
+    session: AsyncSession, positions: Iterable[PositionState], now: datetime | None = None
+) -> None:
+    """Upsert every changed holding (one executemany)."""
+    dialect = _dialect(session)
+    v = _DriverValues(dialect)
+    at = v.ts(now or datetime.now(UTC))
+    rows = [
+        (
+            p.user_id,
+            p.asset,
+            p.pair_id,
+            v.dec(p.quantity),
+            v.dec(p.average_cost),
+            v.dec(p.realized_pnl),
+            v.dec(p.current_value),
+            v.dec(p.unrealized_pnl),
+            at,
+        )
+        for p in positions
+        if p.changed
+    ]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _POSITION_COLUMNS[2:])
+    sql = (
+        f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) "
+        f"VALUES ({_marks(dialect, len(_POSITION_COLUMNS))}) "
+        f"ON CONFLICT (user_id, asset) DO UPDATE SET {updates}"
+    )
+    await _executemany(session, sql, rows)
 
 
 async def positions_for(

@@ -2,7 +2,10 @@
 
 For each lead trade, in ONE transaction: the lead trade row (keyed by its transaction hash),
 then a decision per live follow that has no record yet — a pending copy or a skip with its
-reason — and an audit row per decision. Then, in a second transaction, the pending copies are
+reason — and an audit row per decision. A follower whose wallet key is loaded gets his copy
+built as a Hyperion swap and signed (in a thread pool, `signer.py`) before that commit; the
+signed hash goes into the decision's audit row, so the intent is durable before anything is
+executed, and paper mode never submits it. Then, in a second transaction, the pending copies are
 executed (paper: against the live book), moved to completed or failed, and the positions
 updated. A crash between the two leaves pending rows that `recover()` finishes or fails; a
 replayed lead trade finds every follower already decided and writes nothing.
@@ -33,12 +36,13 @@ from oneclick_tui.domain.copy_rules import (
     SkipReason,
     decide_copy,
 )
-from oneclick_tui.domain.market_events import LeadTrade, Side
+from oneclick_tui.domain.market_events import LeadTrade, PairSpec, Side
 from oneclick_tui.domain.orderbook import OrderBook
 from oneclick_tui.services.engine.catalog import Catalog, PairInfo
 from oneclick_tui.services.engine.paper import PaperFill, fill_on_book
+from oneclick_tui.services.engine.signer import CopySigner, CopyToSign
 from oneclick_tui.stores import copy_store as cs
-from oneclick_tui.stores.models import Position, Trade, UserPreferences
+from oneclick_tui.stores.models import Trade
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,22 @@ class FanOut:
     completed: int = 0
     failed: int = 0
     ignored: str | None = None
+    handoff: Handoff | None = field(default=None, repr=False)
+    """What the execute step needs, kept from the decide step (see `Handoff`)."""
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The decide step's pending copies and the holdings it read, for the execute step.
+
+    Why: re-reading 10,000 pending rows and 20,000 positions right after writing them was a
+    fifth of the fan-out. Safe because the engine is the only writer of copies and
+    positions and runs the two steps back to back; recovery after a crash reads from the
+    database instead.
+    """
+
+    pending: list[cs.PendingCopy]
+    positions: dict[tuple[int, str], cs.PositionState]
 
 
 def utc_day_start(at: datetime) -> datetime:
@@ -73,16 +93,18 @@ class CopyEngine:
         *,
         stale_after: timedelta = timedelta(minutes=5),
         notify: Notify | None = None,
+        signer: CopySigner | None = None,
     ) -> None:
         self.sessions = sessions
         self.catalog = catalog
         self.books = books
         self.stale_after = stale_after
         self.notify = notify
+        self.signer = signer
         self._pairs_by_id = {p.id: p for p in catalog.pairs.values()}
 
     async def on_lead_trade(self, lead: LeadTrade) -> FanOut:
-        """Record the lead trade, decide for every follower, then execute the copies."""
+        """Record the lead trade, decide (and sign) for every follower, then execute."""
         trader = self.catalog.traders.get(lead.trader_address)
         pair = self.catalog.pairs.get(lead.pair)
         if trader is None or pair is None:
@@ -100,8 +122,11 @@ class CopyEngine:
                 trader.starting_balance,
                 pair,
             )
-        executed = await self.execute_pending(lead_id, now=lead.at)
-        result.completed, result.failed = executed
+        if result.copies:
+            result.completed, result.failed = await self.execute_pending(
+                lead_id, now=lead.at, handoff=result.handoff
+            )
+            result.handoff = None
         if self.notify is not None:
             await self.notify(
                 "copy.fanout",
@@ -128,13 +153,14 @@ class CopyEngine:
         result = FanOut(lead_id)
         if not follows:
             return result
-        ids = [f.follower_id for f in follows]
         spec = pair.spec
-        held = await cs.holdings(session, ids, {spec.base, spec.quote})
-        today = await cs.traded_since(session, ids, utc_day_start(lead.at))
+        held = await cs.follower_positions(session, trader_id, (spec.base, spec.quote))
+        limited = [f.follower_id for f in follows if f.daily_limit is not None]
+        today = await cs.traded_since(session, limited, utc_day_start(lead.at))
         built: dict[int, Decimal] = {}
         leader_before: Decimal | None = None
         if lead.side is Side.SELL:
+            ids = [f.follower_id for f in follows]
             built = await cs.built_from_trader(session, ids, trader_id, pair.id)
             leader_before = await _leader_position_before(session, trader_id, pair.id, lead)
         book = self.books.get(lead.pair)
@@ -143,76 +169,166 @@ class CopyEngine:
         fill = LeadFill(
             lead.side, lead.amount, lead.price, risk_category, leader_equity, leader_before
         )
+        rules = pair.rules
+        zero = Decimal(0)
         trades, audits = [], []
+        to_sign: list[tuple[int, CopyToSign]] = []
         for follow in follows:
+            user = follow.follower_id
+            cash = held.get((user, spec.quote))
+            base = held.get((user, spec.base))
+            quote_balance = cash.quantity if cash is not None else zero
             state = FollowerState(
-                quote_balance=held.get((follow.follower_id, spec.quote), Decimal(0)),
-                base_held=held.get((follow.follower_id, spec.base), Decimal(0)),
-                base_from_lead=built.get(follow.follower_id, Decimal(0)),
-                equity=held.get((follow.follower_id, spec.quote), Decimal(0)),
-                traded_today=today.get(follow.follower_id, Decimal(0)),
+                quote_balance=quote_balance,
+                base_held=base.quantity if base is not None else zero,
+                base_from_lead=built.get(user, zero),
+                equity=quote_balance,
+                traded_today=today.get(user, zero),
             )
             decision: CopyOrder | Skip
             if mid is None:
                 decision = Skip(SkipReason.SLIPPAGE, "no live book for the pair")
             else:
                 decision = decide_copy(
-                    _terms(follow), _prefs(follow), pair.rules, fill, state, levels, mid
+                    _terms(follow), _prefs(follow), rules, fill, state, levels, mid
                 )
             trades.append(_decision_row(decision, follow, trader_id, pair.id, lead_id, lead))
             audits.append(_decision_audit(decision, follow, lead_id, lead))
+            if (
+                self.signer is not None
+                and isinstance(decision, CopyOrder)
+                and self.signer.has_key(user)
+            ):
+                order = CopyToSign(
+                    user,
+                    decision.side,
+                    decision.amount,
+                    decision.reference_price,
+                    follow.max_slippage_pct,
+                )
+                to_sign.append((len(audits) - 1, order))
             _count(result, decision)
-        await cs.insert_decisions(session, trades, audits)
+        if to_sign:
+            await self._sign(spec, to_sign, audits)
+        await cs.insert_decisions(session, trades, [])
+        await cs.insert_audits(session, audits)
+        if result.copies:
+            trade_ids = await cs.pending_ids(session, lead_id)
+            pending = [
+                cs.PendingCopy(
+                    trade_ids[t["user_id"]],
+                    "copy",
+                    t["user_id"],
+                    pair.id,
+                    t["trade_type"],
+                    t["amount"],
+                    t["price"],
+                    t["total_value"],
+                    t["created_at"],
+                    slippage,
+                )
+                for t, slippage in zip(trades, (f.max_slippage_pct for f in follows), strict=True)
+                if t["status"] == "pending" and t["user_id"] in trade_ids
+            ]
+            result.handoff = Handoff(pending, held)
         return result
 
+    async def _sign(
+        self,
+        spec: PairSpec,
+        to_sign: list[tuple[int, CopyToSign]],
+        audits: list[dict[str, Any]],
+    ) -> None:
+        """Sign the copies (thread pool) and put each hash in its decision's audit row.
+
+        Paper mode never submits: the hash records what would have gone to the chain.
+        """
+        assert self.signer is not None
+        signed = await self.signer.sign(spec, [order for _, order in to_sign])
+        for (index, _), tx in zip(to_sign, signed, strict=True):
+            if tx is not None:
+                audits[index]["after"]["signed_tx"] = {
+                    "hash": tx.hash,
+                    "sender": tx.sender,
+                    "sequence_number": tx.sequence_number,
+                    "submitted": False,
+                }
+
     async def execute_pending(
-        self, lead_trade_id: int | None = None, now: datetime | None = None
+        self,
+        lead_trade_id: int | None = None,
+        now: datetime | None = None,
+        handoff: Handoff | None = None,
     ) -> tuple[int, int]:
         """Execute pending copies (of one lead trade, or all); returns (completed, failed)."""
         now = now or datetime.now(UTC)
         async with self.sessions.begin() as session:
-            pending = await cs.pending_copies(session, lead_trade_id)
+            if handoff is not None:
+                pending, positions = handoff.pending, handoff.positions
+            else:
+                pending = await cs.pending_copies(session, lead_trade_id)
+                assets: set[str] = set()
+                for pair_id in {p.pair_id for p in pending}:
+                    info = self._pairs_by_id.get(pair_id)
+                    if info is not None:
+                        assets.update((info.spec.base, info.spec.quote))
+                positions = await cs.positions_of_pending(session, lead_trade_id, assets)
             if not pending:
                 return 0, 0
-            users = sorted({t.user_id for t in pending if t.user_id is not None})
-            slippage = await _slippage_by_user(session, users)
-            book_positions = await _positions_by_user(session, users)
             done = failed = 0
+            rows: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
             for trade in pending:
-                ok = self._execute_one(session, trade, now, slippage, book_positions, audits)
-                done, failed = (done + 1, failed) if ok else (done, failed + 1)
+                if self._execute_one(trade, now, positions, rows, audits):
+                    done += 1
+                else:
+                    failed += 1
+            await cs.finish_copies(session, rows)
+            await cs.save_positions(session, positions.values(), now)
             await cs.insert_decisions(session, [], audits)
         return done, failed
 
     def _execute_one(
         self,
-        session: AsyncSession,
-        trade: Trade,
+        trade: cs.PendingCopy,
         now: datetime,
-        slippage: dict[int, Decimal],
-        positions: dict[tuple[int, str], Position],
+        positions: dict[tuple[int, str], cs.PositionState],
+        rows: list[dict[str, Any]],
         audits: list[dict[str, Any]],
     ) -> bool:
         pair = self._pairs_by_id.get(trade.pair_id)
         book = self.books.get(pair.spec.symbol) if pair else None
-        assert trade.user_id is not None
         if pair is None or book is None:
-            return _fail(trade, "pair has no live book", audits, now)
+            return _fail(trade, "pair has no live book", rows, audits, now)
         if now - trade.created_at > self.stale_after:
-            return _fail(trade, f"stale: not executed within {self.stale_after}", audits, now)
-        side = Side(trade.trade_type)
+            return _fail(trade, f"stale: not executed within {self.stale_after}", rows, audits, now)
+        side = Side(trade.side)
         reference = trade.price or book.mid() or Decimal(0)
-        bound = slippage.get(trade.user_id, Decimal(1)) / 100
+        slippage = trade.max_slippage_pct if trade.max_slippage_pct is not None else Decimal(1)
+        bound = slippage / 100
         worst = reference * (1 + bound) if side is Side.BUY else reference * (1 - bound)
         result = fill_on_book(
             book, trade.id, side, trade.amount, worst, pair.spec.taker_fee, pair.spec.lot_size
         )
         if not isinstance(result, PaperFill):
-            return _fail(trade, result.reason, audits, now)
-        problem = _apply_fill(session, trade, pair, result, positions, now)
-        if problem is not None:
-            return _fail(trade, problem, audits, now)
+            return _fail(trade, result.reason, rows, audits, now)
+        outcome = _apply_fill(trade, pair, result, positions)
+        if isinstance(outcome, str):
+            return _fail(trade, outcome, rows, audits, now)
+        rows.append(
+            _finish_row(
+                trade.id,
+                "completed",
+                result.amount,
+                result.price,
+                result.notional,
+                result.fee,
+                outcome,
+                result.tx_hash,
+                now,
+                None,
+            )
+        )
         audits.append(
             _audit(
                 "engine",
@@ -329,6 +445,7 @@ def _decision_row(
 def _decision_audit(
     decision: CopyOrder | Skip, follow: cs.FollowRow, lead_id: int, lead: LeadTrade
 ) -> dict[str, Any]:
+    after: dict[str, Any]
     if isinstance(decision, Skip):
         after = {"reason": decision.reason.value, "detail": decision.detail}
         action = "copy.skipped"
@@ -381,42 +498,69 @@ def _count(result: FanOut, decision: CopyOrder | Skip) -> None:
         result.copies += 1
 
 
-def _fail(trade: Trade, reason: str, audits: list[dict[str, Any]], now: datetime) -> bool:
-    trade.status = "failed"
-    trade.failure_reason = reason
+def _finish_row(
+    trade_id: int,
+    status: str,
+    amount: Decimal,
+    price: Decimal | None,
+    total_value: Decimal | None,
+    fee: Decimal,
+    realized: Decimal | None,
+    tx_hash: str | None,
+    executed_at: datetime | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    return {
+        "trade_id": trade_id,
+        "v_status": status,
+        "v_amount": amount,
+        "v_price": price,
+        "v_total_value": total_value,
+        "v_fees_paid": fee,
+        "v_realized_pnl": realized,
+        "v_tx_hash": tx_hash,
+        "v_executed_at": executed_at,
+        "v_failure_reason": reason,
+    }
+
+
+def _fail(
+    trade: cs.PendingCopy,
+    reason: str,
+    rows: list[dict[str, Any]],
+    audits: list[dict[str, Any]],
+    now: datetime,
+) -> bool:
+    rows.append(
+        _finish_row(
+            trade.id,
+            "failed",
+            trade.amount,
+            trade.price,
+            trade.total_value,
+            Decimal(0),
+            None,
+            None,
+            None,
+            reason,
+        )
+    )
     audits.append(_audit("engine", "copy.failed", trade.id, None, {"reason": reason}, now))
     return False
 
 
-async def _slippage_by_user(session: AsyncSession, users: list[int]) -> dict[int, Decimal]:
-    query = select(UserPreferences.user_id, UserPreferences.max_slippage_pct).where(
-        UserPreferences.user_id.in_(users)
-    )
-    return {u: s for u, s in (await session.execute(query)).all()}
-
-
-async def _positions_by_user(
-    session: AsyncSession, users: list[int]
-) -> dict[tuple[int, str], Position]:
-    rows = await session.scalars(select(Position).where(Position.user_id.in_(users)))
-    return {(p.user_id, p.asset): p for p in rows.all()}
-
-
 def _apply_fill(
-    session: AsyncSession,
-    trade: Trade,
+    trade: cs.PendingCopy,
     pair: PairInfo,
     fill: PaperFill,
-    positions: dict[tuple[int, str], Position],
-    now: datetime,
-) -> str | None:
-    """Move base and quote balances for a fill; a reason string if it cannot be applied."""
-    assert trade.user_id is not None
+    positions: dict[tuple[int, str], cs.PositionState],
+) -> Decimal | str:
+    """Move base and quote balances for a fill: the realized PnL, or why it cannot apply."""
     spec = pair.spec
-    base = _position(session, positions, trade.user_id, spec.base, pair.id, now)
-    cash = _position(session, positions, trade.user_id, spec.quote, None, now)
+    base = _position(positions, trade.user_id, spec.base, pair.id)
+    cash = _position(positions, trade.user_id, spec.quote, None)
     current = pos.Position.from_avg_cost(base.quantity, base.average_cost)
-    if trade.trade_type == "buy":
+    if trade.side == "buy":
         cost = fill.notional + fill.fee
         if cash.quantity < cost:
             return f"insufficient_balance: needs {cost:.8f} {spec.quote}, has {cash.quantity}"
@@ -433,32 +577,19 @@ def _apply_fill(
     base.realized_pnl = (base.realized_pnl or Decimal(0)) + outcome.realized_pnl
     base.current_value = base.quantity * fill.price
     base.unrealized_pnl = base.quantity * (fill.price - base.average_cost)
-    base.last_updated_at = cash.last_updated_at = now
-    trade.status, trade.amount, trade.price = "completed", fill.amount, fill.price
-    trade.total_value, trade.fees_paid = fill.notional, fill.fee
-    trade.realized_pnl, trade.tx_hash, trade.executed_at = outcome.realized_pnl, fill.tx_hash, now
-    return None
+    base.changed = cash.changed = True
+    return outcome.realized_pnl
 
 
 def _position(
-    session: AsyncSession,
-    positions: dict[tuple[int, str], Position],
+    positions: dict[tuple[int, str], cs.PositionState],
     user_id: int,
     asset: str,
     pair_id: int | None,
-    now: datetime,
-) -> Position:
+) -> cs.PositionState:
     found = positions.get((user_id, asset))
     if found is None:
-        found = Position(
-            user_id=user_id,
-            asset=asset,
-            pair_id=pair_id,
-            quantity=Decimal(0),
-            average_cost=Decimal(0),
-            realized_pnl=Decimal(0),
-            last_updated_at=now,
-        )
-        session.add(found)
+        zero = Decimal(0)
+        found = cs.PositionState(user_id, asset, pair_id, zero, zero, zero)
         positions[(user_id, asset)] = found
     return found

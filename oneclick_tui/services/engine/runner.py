@@ -22,6 +22,7 @@ from sqlalchemy import select
 from oneclick_tui.domain.market_events import LeadTrade
 from oneclick_tui.services.engine.copy_engine import CopyEngine
 from oneclick_tui.services.engine.risk_watch import mark_and_stop
+from oneclick_tui.services.engine.signer import CopySigner, signer_for_wallets
 from oneclick_tui.services.market import MarketPipeline, flush_candles, publish_tick
 from oneclick_tui.services.runtime import Services
 from oneclick_tui.services.sim.exchange import SimExchange
@@ -35,6 +36,9 @@ log = logging.getLogger("oneclick.engine")
 
 TICK_SECONDS = 0.1
 REPLAY_CHUNK = timedelta(minutes=5)
+MAX_STEP_PER_TICK = timedelta(seconds=20)
+"""At most this much simulated time per tick: when the machine cannot keep up with --speed,
+the market runs slower instead of taking ever larger steps that freeze everything else."""
 SLOW_EVERY_SECONDS = 1.0
 
 
@@ -67,6 +71,8 @@ class EngineRunner:
         self.exchange: SimExchange | None = None
         self.pipeline: MarketPipeline | None = None
         self.copy_engine: CopyEngine | None = None
+        self.signer: CopySigner | None = None
+        """Signs copies for followers whose wallet key is in the keyring (None: paper only)."""
 
     @property
     def cursor_source(self) -> str:
@@ -77,8 +83,13 @@ class EngineRunner:
         cursor = await self._load_cursor() or SimCursor(_now_s(), _now_s())
         self.exchange = SimExchange(self.seed, cursor.start_at)
         self.pipeline = MarketPipeline(self.s.catalog, snapshot_source=self.exchange)
+        self.signer = await signer_for_wallets(self.s.sessions, self.s.settings.keyring_backend)
         self.copy_engine = CopyEngine(
-            self.s.sessions, self.s.catalog, self.pipeline.books, notify=self._notify
+            self.s.sessions,
+            self.s.catalog,
+            self.pipeline.books,
+            notify=self._notify,
+            signer=self.signer,
         )
         await self._replay_until(cursor.sim_now)
         await self.copy_engine.recover(now=self.exchange.now)
@@ -90,6 +101,7 @@ class EngineRunner:
             speed=self.speed,
             start_at=cursor.start_at.isoformat(),
             sim_now=self.exchange.now.isoformat(),
+            signing=repr(self.signer) if self.signer else "off",
         )
 
     async def run(self, stop: asyncio.Event, until: timedelta | None = None) -> None:
@@ -116,7 +128,7 @@ class EngineRunner:
 
     async def _tick(self, step: timedelta, *, slow: bool) -> None:
         assert self.exchange and self.pipeline and self.copy_engine
-        leads = self.pipeline.apply(self.exchange.advance(step))
+        leads = await asyncio.to_thread(self._advance, min(step, MAX_STEP_PER_TICK))
         await self._copy(leads)
         at = self.exchange.now
         await publish_tick(self.pipeline, self.bus, self.cache, at)
@@ -178,12 +190,18 @@ class EngineRunner:
             },
         )
 
+    def _advance(self, step: timedelta) -> list[LeadTrade]:
+        """Simulate `step` and apply it to the books: CPU work, run in a thread so the
+        console's event loop keeps answering keys while the market computes."""
+        assert self.exchange and self.pipeline
+        return self.pipeline.apply(self.exchange.advance(step))
+
     async def _replay_until(self, target: datetime) -> None:
         """Rebuild books and candles up to `target`, re-offering every lead trade."""
         assert self.exchange and self.pipeline
         while self.exchange.now < target:
             step = min(REPLAY_CHUNK, target - self.exchange.now)
-            leads = self.pipeline.apply(self.exchange.advance(step))
+            leads = await asyncio.to_thread(self._advance, step)
             self.pipeline.take_trades()
             await self._copy(leads)
         await flush_candles(self.pipeline, self.ts)
@@ -195,6 +213,8 @@ class EngineRunner:
             await flush_candles(self.pipeline, self.ts)
         if self.exchange is not None:
             await self._save_cursor()
+        if self.signer is not None:
+            self.signer.close()
         await self.bus.publish(topics.ENGINE_STATUS, {"component": "engine", "state": "stopped"})
         _event("engine.stopped")
 
