@@ -55,8 +55,8 @@ class StatusBar(Widget):
         text.append("  stores: ")
         text.append(snap.stores, style="bold")
         for name, healthy in snap.store_health.items():
-            text.append(f" {name}", style="green" if healthy else "bold red")
-            text.append("✓" if healthy else "✗", style="green" if healthy else "bold red")
+            if not healthy:  # a healthy store is not news; a failing one is shown in red
+                text.append(f" {name}✗", style="bold red")
         text.append("  engine: ")
         text.append(snap.engine, style=_ENGINE_STYLE.get(snap.engine, "white"))
         text.append("  wallet: ")
