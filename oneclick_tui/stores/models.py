@@ -253,6 +253,18 @@ Index(
     sqlite_where=text("status IN ('pending', 'submitted')"),
 )
 Index("ix_trades_trader_executed", Trade.trader_id, Trade.executed_at.desc())
+# Analytics replay each lead trader's book in order: this covering index hands the window
+# functions their rows already sorted (no 1M-row sort); see migration 0002.
+Index(
+    "ix_trades_lead_book",
+    Trade.trader_id,
+    Trade.pair_id,
+    Trade.executed_at,
+    Trade.id,
+    postgresql_include=["trade_type", "amount", "price", "fees_paid", "total_value"],
+    postgresql_where=text("kind = 'lead' AND status = 'completed'"),
+    sqlite_where=text("kind = 'lead' AND status = 'completed'"),
+)
 
 
 class Position(Base):
@@ -465,6 +477,10 @@ class Leaderboard(Base):
     )
     score: Mapped[Decimal] = mapped_column(Ratio())
     updated_at: Mapped[datetime] = _ts()
+    # `rank` is the unique position (ties broken by trader id); `competition_rank` is the
+    # shared rank of a tie ("1224") users see; `previous_rank` the one before (NULL = new).
+    competition_rank: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    previous_rank: Mapped[int | None] = mapped_column(Integer)
 
 
 class CommunityInteraction(Base):
