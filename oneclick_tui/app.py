@@ -33,7 +33,9 @@ from oneclick_tui.messages import (
     EngineStatus,
     MarketTrades,
 )
+from oneclick_tui.services.analytics.service import AnalyticsService
 from oneclick_tui.services.engine.runner import EngineRunner
+from oneclick_tui.services.flatten import flatten_all
 from oneclick_tui.services.follows import FollowService
 from oneclick_tui.services.health import HealthMonitor
 from oneclick_tui.services.live_feed import pump, subscribe_books
@@ -45,6 +47,7 @@ from oneclick_tui.stores.cache.base import Cache
 from oneclick_tui.stores.live import open_bus, open_cache
 from oneclick_tui.stores.timeseries.base import TimeSeriesStore
 from oneclick_tui.stores.timeseries_factory import open_timeseries
+from oneclick_tui.widgets.modals import ConfirmModal
 from oneclick_tui.widgets.status_bar import StatusBar, StatusSnapshot
 
 MODE_KEYS: dict[str, tuple[str, str]] = {
@@ -53,6 +56,7 @@ MODE_KEYS: dict[str, tuple[str, str]] = {
     "following": ("3", "Following"),
     "portfolio": ("4", "Portfolio"),
     "trades": ("5", "Trades"),
+    "leaderboards": ("6", "Leaders"),
     "wallet": ("7", "Wallet"),
     "settings": ("8", "Settings"),
     "activity": ("9", "Activity"),
@@ -69,6 +73,7 @@ class ConsoleContext:
     cache: Cache
     timeseries: TimeSeriesStore
     runner: EngineRunner | None
+    analytics: AnalyticsService
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -79,6 +84,7 @@ class ConsoleContext:
 def _mode_screens() -> dict[str, Callable[[], Any]]:
     from oneclick_tui.screens.activity import ActivityScreen
     from oneclick_tui.screens.following import FollowingScreen
+    from oneclick_tui.screens.leaderboards import LeaderboardsScreen
     from oneclick_tui.screens.markets import MarketsScreen
     from oneclick_tui.screens.portfolio import PortfolioScreen
     from oneclick_tui.screens.settings import SettingsScreen
@@ -92,6 +98,7 @@ def _mode_screens() -> dict[str, Callable[[], Any]]:
         "following": FollowingScreen,
         "portfolio": PortfolioScreen,
         "trades": TradesScreen,
+        "leaderboards": LeaderboardsScreen,
         "wallet": WalletScreen,
         "settings": SettingsScreen,
         "activity": ActivityScreen,
@@ -108,6 +115,14 @@ class OneClickApp(App[None]):
         *(
             Binding(key, f"switch_mode('{mode}')", label, id=f"app.mode.{mode}")
             for mode, (key, label) in MODE_KEYS.items()
+        ),
+        Binding(
+            "exclamation_mark",
+            "flatten",
+            "Flatten all",
+            key_display="!",
+            id="app.flatten",
+            tooltip="Panic: sell every copied position at market (asks first)",
         ),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
@@ -129,9 +144,12 @@ class OneClickApp(App[None]):
             stores="full stack" if settings.full_stack else "embedded",
             engine="starting",
         )
-        self._run_engine = (not settings.full_stack) if run_engine is None else run_engine
+        # Without Redis there is no shared bus to attach to, so the console runs the engine
+        # itself; with Redis it attaches to the headless engine.
+        self._run_engine = (settings.redis_url is None) if run_engine is None else run_engine
         self._subs: list[Subscription] = []
         self._health: HealthMonitor | None = None
+        self._engine_now: datetime | None = None
         self.last_books: dict[str, BookUpdated] = {}
 
     def on_mount(self) -> None:
@@ -160,7 +178,14 @@ class OneClickApp(App[None]):
                 seed=self.settings.sim.seed,
                 speed=self.settings.sim.speed,
             )
-        self.ctx = ConsoleContext(services, FollowService(services), bus, cache, timeseries, runner)
+        analytics = (
+            runner.analytics
+            if runner is not None
+            else AnalyticsService(services.engine, timeseries, cache)
+        )
+        self.ctx = ConsoleContext(
+            services, FollowService(services), bus, cache, timeseries, runner, analytics
+        )
         await self._start_feeds(self.ctx)
         self._health = HealthMonitor.for_stores(self.settings, services.engine, bus, timeseries)
         self.set_interval(1.0, self._poll_health)
@@ -168,9 +193,7 @@ class OneClickApp(App[None]):
             await runner.start()
             self.run_worker(runner.run(self.ctx.stop), group="engine", exit_on_error=False)
         self._set_status(
-            engine="running"
-            if runner
-            else ("attaching" if self.settings.full_stack else "stopped"),
+            engine="running" if runner else ("attaching" if self.settings.redis_url else "stopped"),
             wallet=services.user.wallet_address,
         )
         self.post_message(Booted())
@@ -202,6 +225,8 @@ class OneClickApp(App[None]):
 
     def _on_engine(self, message: dict[str, Any]) -> None:
         state = str(message.get("state", "unknown"))
+        if message.get("sim_now"):
+            self._engine_now = datetime.fromisoformat(message["sim_now"])
         if self.ctx is not None and self.ctx.runner is None:
             state = "attached" if state == "running" else state
         if state != self.status.engine:
@@ -255,6 +280,40 @@ class OneClickApp(App[None]):
         self._to_screen(Booted())
 
     # ------------------------------------------------------------------ actions
+    def action_flatten(self) -> None:
+        """The panic key: after confirmation, close every copied position at market."""
+        if self.ctx is None:
+            self.notify("still starting; nothing to flatten yet", severity="warning")
+            return
+        modal = ConfirmModal(
+            "Flatten all positions?",
+            "Every copied position is sold at market now, within your slippage bound. "
+            "Follows stay as they are: pause them to stop new copies.",
+            confirm_label="Flatten",
+        )
+        self.push_screen(modal, self._flatten_answered)
+
+    def _flatten_answered(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self._flatten()
+
+    @work(exclusive=True, group="flatten", exit_on_error=False)
+    async def _flatten(self) -> None:
+        ctx = self.ctx
+        if ctx is None:
+            return
+        count = await flatten_all(ctx.services.sessions, ctx.services.user.id, self.market_now())
+        self.notify(f"flatten: {count} position(s) being sold" if count else "nothing to flatten")
+
+    def market_now(self) -> datetime:
+        """The market's clock: the simulator's (which may run faster than real time)."""
+        runner = self.ctx.runner if self.ctx else None
+        if runner is not None and runner.exchange is not None:
+            return runner.exchange.now
+        if self._engine_now is not None:
+            return self._engine_now
+        return datetime.now(UTC)
+
     def action_help(self) -> None:
         self.action_show_help_panel()
 

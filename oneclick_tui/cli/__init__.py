@@ -8,6 +8,7 @@ import typer
 
 from oneclick_tui.cli import (
     admin_cmd,
+    analytics_cmd,
     config_cmd,
     db_cmd,
     doctor_cmd,
@@ -36,6 +37,7 @@ follow_cmd.register(app)
 engine_cmd.register(app)
 doctor_cmd.register(app)
 admin_cmd.register(app, db_cmd.app)
+analytics_cmd.register(app)
 # --- end of sub-commands ---------------------------------------------------------------
 
 

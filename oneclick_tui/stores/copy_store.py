@@ -32,7 +32,7 @@ from oneclick_tui.stores.models import (
 from oneclick_tui.stores.types import _EXACT, _SQLITE_TS_FORMAT
 
 LIVE_COPY_STATUSES = ("pending", "submitted", "completed")
-EXECUTABLE_KINDS = ("copy", "stop_loss")
+EXECUTABLE_KINDS = ("copy", "stop_loss", "manual")
 _T = Trade.__table__
 _P = Position.__table__
 _F = FollowRelationship.__table__
@@ -435,6 +435,9 @@ async def pending_copies(
     query = _pending_query()
     if lead_trade_id is not None:
         query = query.where(_T.c.copy_of_trade_id == lead_trade_id)
+    # Two engines on one PostgreSQL (a console without Redis beside a headless engine) must
+    # never execute the same copy: lock the pending rows, and skip those another one holds.
+    query = query.with_for_update(of=_T, skip_locked=True)
     rows = (await session.execute(query.order_by(_T.c.id))).all()
     return [PendingCopy(*r) for r in rows]
 

@@ -47,6 +47,8 @@ from oneclick_tui.stores.models import Trade
 log = logging.getLogger(__name__)
 
 BOOK_LEVELS_FOR_GATE = 200
+CLOSING_KINDS = ("stop_loss", "manual")
+"""Sells that close a position: sized to what is held when they execute."""
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -307,8 +309,15 @@ class CopyEngine:
         slippage = trade.max_slippage_pct if trade.max_slippage_pct is not None else Decimal(1)
         bound = slippage / 100
         worst = reference * (1 + bound) if side is Side.BUY else reference * (1 - bound)
+        amount = trade.amount
+        if side is Side.SELL and trade.kind in CLOSING_KINDS:
+            # a stop-loss or flatten closes what is held NOW (a copy may have sold some since)
+            held = positions.get((trade.user_id, pair.spec.base))
+            amount = min(amount, held.quantity if held else Decimal(0))
+            if amount <= 0:
+                return _fail(trade, "nothing left to sell", rows, audits, now)
         result = fill_on_book(
-            book, trade.id, side, trade.amount, worst, pair.spec.taker_fee, pair.spec.lot_size
+            book, trade.id, side, amount, worst, pair.spec.taker_fee, pair.spec.lot_size
         )
         if not isinstance(result, PaperFill):
             return _fail(trade, result.reason, rows, audits, now)

@@ -10,6 +10,7 @@ trade is copied twice and none is dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from oneclick_tui.domain.market_events import LeadTrade
+from oneclick_tui.services.analytics.service import AnalyticsService
 from oneclick_tui.services.engine.copy_engine import CopyEngine
 from oneclick_tui.services.engine.risk_watch import mark_and_stop
 from oneclick_tui.services.engine.signer import CopySigner, signer_for_wallets
@@ -36,6 +38,8 @@ log = logging.getLogger("oneclick.engine")
 
 TICK_SECONDS = 0.1
 REPLAY_CHUNK = timedelta(minutes=5)
+ANALYTICS_FLUSH_SECONDS = 30.0
+ANALYTICS_EVERY_SECONDS = 300.0
 MAX_STEP_PER_TICK = timedelta(seconds=20)
 """At most this much simulated time per tick: when the machine cannot keep up with --speed,
 the market runs slower instead of taking ever larger steps that freeze everything else."""
@@ -73,6 +77,18 @@ class EngineRunner:
         self.copy_engine: CopyEngine | None = None
         self.signer: CopySigner | None = None
         """Signs copies for followers whose wallet key is in the keyring (None: paper only)."""
+        self.analytics = AnalyticsService(
+            services.engine,
+            timeseries,
+            cache,
+            flush_interval=ANALYTICS_FLUSH_SECONDS,
+            clock=self.market_now,
+        )
+        """Trader performance and leaderboards, updated as lead trades arrive."""
+
+    def market_now(self) -> datetime:
+        """The simulated clock (it runs faster than real time with --speed)."""
+        return self.exchange.now if self.exchange is not None else datetime.now(UTC)
 
     @property
     def cursor_source(self) -> str:
@@ -110,6 +126,7 @@ class EngineRunner:
             await self.start()
         assert self.exchange is not None
         goal = None if until is None else self.exchange.now + until
+        analytics = asyncio.create_task(self._analytics_schedule(stop))
         last = time.monotonic()
         slow_due = last
         while not stop.is_set():
@@ -124,7 +141,19 @@ class EngineRunner:
                 slow_due = now + SLOW_EVERY_SECONDS
             if goal is not None and self.exchange.now >= goal:
                 break
+        analytics.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await analytics
         await self.shutdown()
+
+    async def _analytics_schedule(self, stop: asyncio.Event) -> None:
+        """Leaderboards and performance on their schedule; a failure is logged, not fatal."""
+        try:
+            await self.analytics.run_periodic(stop, every=ANALYTICS_EVERY_SECONDS, tick=5.0)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("analytics schedule stopped")
 
     async def _tick(self, step: timedelta, *, slow: bool) -> None:
         assert self.exchange and self.pipeline and self.copy_engine
@@ -141,6 +170,9 @@ class EngineRunner:
         assert self.copy_engine is not None
         for lead in leads:
             result = await self.copy_engine.on_lead_trade(lead)
+            trader = self.s.catalog.traders.get(lead.trader_address)
+            if trader is not None and self.state == "running":
+                await self.analytics.on_lead_trade(trader.id, lead.at)
             await self.bus.publish(
                 topics.LEAD_TRADES,
                 {
@@ -173,8 +205,9 @@ class EngineRunner:
         assert self.pipeline and self.copy_engine
         await flush_candles(self.pipeline, self.ts)
         mids = {s: m for s, b in self.pipeline.books.items() if (m := b.mid()) is not None}
-        if await mark_and_stop(self.s.sessions, self.s.catalog, mids, at):
-            await self.copy_engine.execute_pending(None, now=at)
+        await mark_and_stop(self.s.sessions, self.s.catalog, mids, at)
+        # stop-losses just written, and manual orders (flatten) from the console
+        await self.copy_engine.execute_pending(None, now=at)
         stats = self.pipeline.stats
         await self.bus.publish(
             topics.ENGINE_STATUS,

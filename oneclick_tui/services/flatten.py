@@ -1,0 +1,85 @@
+"""The panic button: close every copied position at market, as recorded manual sells.
+
+Each position gets a pending `manual` sell of its whole quantity (unless one is already open),
+written in one transaction with an audit row; the engine executes pending trades every
+second like any copy, so a crash in between is recovered the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from oneclick_tui.stores.models import AuditLog, Position, Trade
+
+
+async def flatten_all(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, now: datetime
+) -> int:
+    """Write a pending sell for every open non-cash position of the user; returns how many."""
+    async with sessions.begin() as session:
+        positions = (
+            await session.scalars(
+                select(Position).where(
+                    Position.user_id == user_id,
+                    Position.pair_id.is_not(None),
+                )
+            )
+        ).all()
+        open_sells = set(
+            (
+                await session.scalars(
+                    select(Trade.pair_id).where(
+                        Trade.user_id == user_id,
+                        Trade.trade_type == "sell",
+                        Trade.kind.in_(("manual", "stop_loss")),
+                        Trade.status.in_(("pending", "submitted")),
+                    )
+                )
+            ).all()
+        )
+        orders = [
+            _sell(p, now) for p in positions if p.quantity > 0 and p.pair_id not in open_sells
+        ]
+        if orders:
+            await session.execute(Trade.__table__.insert(), orders)
+        session.add(
+            AuditLog(
+                occurred_at=now,
+                actor=f"user:{user_id}",
+                action="flatten.requested",
+                entity_type="user",
+                entity_id=str(user_id),
+                before=None,
+                after={"positions": [o["pair_id"] for o in orders]},
+            )
+        )
+    return len(orders)
+
+
+def _sell(position: Position, now: datetime) -> dict[str, Any]:
+    mark = position.current_value / position.quantity if position.current_value else None
+    return {
+        "kind": "manual",
+        "user_id": position.user_id,
+        "trader_id": None,
+        "pair_id": position.pair_id,
+        "copy_of_trade_id": None,
+        "trade_type": "sell",
+        "amount": position.quantity,
+        "price": mark or position.average_cost or Decimal(1),
+        "total_value": None,
+        "fees_paid": Decimal(0),
+        "status": "pending",
+        "created_at": now,
+        "failure_reason": None,
+        "skip_reason": None,
+        "realized_pnl": None,
+        "tx_hash": None,
+        "chain_version": None,
+        "executed_at": None,
+    }
