@@ -33,12 +33,13 @@ from oneclick_tui.widgets.ladder import Ladder
 
 
 def _settings(tmp: Path, speed: float = 1.0) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
-                    sim=SimSettings(seed=7, speed=speed))
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp / 'bench.db'}", sim=SimSettings(seed=7, speed=speed)
+    )
 
 
-async def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def _wait(predicate, seconds: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError
@@ -127,8 +128,13 @@ async def memory_after_hour(tmp: Path, speed: float) -> tuple[float, float]:
     """Max RSS (MiB) after the console ran one simulated hour at `speed`."""
     app = OneClickApp(_settings(tmp, speed))
     async with app.run_test(size=(160, 45)):
-        await _wait(lambda: app.ctx is not None and app.ctx.runner is not None
-                    and app.ctx.runner.exchange is not None)
+        await _wait(
+            lambda: (
+                app.ctx is not None
+                and app.ctx.runner is not None
+                and app.ctx.runner.exchange is not None
+            )
+        )
         runner = app.ctx.runner  # type: ignore[union-attr]
         start = runner.exchange.now  # type: ignore[union-attr]
         await _wait(lambda: (runner.exchange.now - start).total_seconds() >= 3600, 600)  # type: ignore[union-attr]
@@ -146,13 +152,19 @@ def main() -> None:
         tmp = Path(d)
         asyncio.run(cold_start(tmp))  # first start creates and migrates the database
         frame, live = asyncio.run(cold_start(tmp))
-        print(f"cold start: first screen {frame * 1000:.0f} ms, first live book {live * 1000:.0f} ms")
+        print(
+            f"cold start: first screen {frame * 1000:.0f} ms, first live book {live * 1000:.0f} ms"
+        )
         fps, p50, p99, rate = asyncio.run(storm(tmp, args.storm_rate, args.seconds))
-        print(f"storm ~{rate}/s book updates: ladder {fps:.1f} fps, key p50 {p50:.1f} ms, "
-              f"p99 {p99:.1f} ms")
+        print(
+            f"storm ~{rate}/s book updates: ladder {fps:.1f} fps, key p50 {p50:.1f} ms, "
+            f"p99 {p99:.1f} ms"
+        )
     with tempfile.TemporaryDirectory() as d:
         rss, wall = asyncio.run(memory_after_hour(Path(d), args.speed))
-        print(f"memory after 1 simulated hour ({wall:.0f} s at {args.speed}x): max RSS {rss:.0f} MiB")
+        print(
+            f"memory after 1 simulated hour ({wall:.0f} s at {args.speed}x): max RSS {rss:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,14 @@ PAGE = 300
 KEEP_ROWS = 1000
 """Rows kept in memory (newest); the table shows at most SHOW_ROWS of those that match."""
 SHOW_ROWS = 500
-COLUMNS = (("id", "#"), ("time", "time (UTC)"), ("actor", "actor"), ("action", "action"),
-           ("entity", "entity"), ("change", "before → after"))
+COLUMNS = (
+    ("id", "#"),
+    ("time", "time (UTC)"),
+    ("actor", "actor"),
+    ("action", "action"),
+    ("entity", "entity"),
+    ("change", "before → after"),
+)
 
 
 class ActivityScreen(ConsoleScreen):
@@ -41,10 +47,15 @@ class ActivityScreen(ConsoleScreen):
     ActivityScreen #activity-search.-shown { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Filter", key_display="/", id="activity.search",
-                tooltip="Show only entries containing some text"),
-        Binding("escape", "close_search", "Close filter", show=False,
-                id="activity.search.close"),
+        Binding(
+            "slash",
+            "search",
+            "Filter",
+            key_display="/",
+            id="activity.search",
+            tooltip="Show only entries containing some text",
+        ),
+        Binding("escape", "close_search", "Close filter", show=False, id="activity.search.close"),
     ]
 
     def __init__(self) -> None:
@@ -102,8 +113,9 @@ class ActivityScreen(ConsoleScreen):
         self._draw()
 
     def _draw(self) -> None:
-        shown = [r for r in sorted(self.entries.values(), key=lambda r: -r.id)
-                 if r.matches(self.text)][:SHOW_ROWS]
+        shown = [
+            r for r in sorted(self.entries.values(), key=lambda r: -r.id) if r.matches(self.text)
+        ][:SHOW_ROWS]
         table = self.query_one("#activity", DataTable)
         if sync_rows(table, {str(r.id): _cells(r) for r in shown}):
             sort_keeping_cursor(table, "id")
@@ -139,5 +151,11 @@ class ActivityScreen(ConsoleScreen):
 
 def _cells(row: ActivityRow) -> tuple[object, ...]:
     actor_style = "cyan" if row.actor.startswith("user:") else "dim"
-    return (row.id, when(row.occurred_at), Text(row.actor, style=actor_style), row.action,
-            row.entity, row.summary)
+    return (
+        row.id,
+        when(row.occurred_at),
+        Text(row.actor, style=actor_style),
+        row.action,
+        row.entity,
+        row.summary,
+    )

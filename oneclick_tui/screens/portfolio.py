@@ -44,8 +44,14 @@ RELOAD_SECONDS = 10.0
 """Stop-losses and marks change holdings without a copy event; catch them this often."""
 BAR_WIDTH = 10
 COLUMNS = (
-    ("asset", "asset"), ("pair", "priced by"), ("qty", "quantity"), ("avg", "avg cost"),
-    ("price", "price"), ("value", "value"), ("upnl", "unrealized"), ("rpnl", "realized"),
+    ("asset", "asset"),
+    ("pair", "priced by"),
+    ("qty", "quantity"),
+    ("avg", "avg cost"),
+    ("price", "price"),
+    ("value", "value"),
+    ("upnl", "unrealized"),
+    ("rpnl", "realized"),
     ("alloc", "allocation"),
 )
 
@@ -58,8 +64,13 @@ class PortfolioScreen(ConsoleScreen):
     PortfolioScreen #positions { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "reload", "Reload", id="portfolio.reload",
-                tooltip="Read the holdings from the store again"),
+        Binding(
+            "r",
+            "reload",
+            "Reload",
+            id="portfolio.reload",
+            tooltip="Read the holdings from the store again",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -141,9 +152,15 @@ def _cells(row: ValuedHolding) -> tuple[object, ...]:
     style = "dim" if row.quantity == 0 else ""
     price = num(fmt_price(row.price) + ("" if row.live or row.price is None else "*"))
     return (
-        Text(row.asset, style=style or "bold"), row.pair or ("cash" if row.is_cash else "-"),
-        num(fmt_qty(row.quantity)), num(fmt_price(row.average_cost)), price, money(row.value),
-        pnl(row.unrealized_pnl), pnl(row.realized_pnl), _bar(row.weight),
+        Text(row.asset, style=style or "bold"),
+        row.pair or ("cash" if row.is_cash else "-"),
+        num(fmt_qty(row.quantity)),
+        num(fmt_price(row.average_cost)),
+        price,
+        money(row.value),
+        pnl(row.unrealized_pnl),
+        pnl(row.realized_pnl),
+        _bar(row.weight),
     )
 
 
@@ -160,9 +177,12 @@ def _bar(weight: Decimal | None) -> Text:
 
 def _totals(snap: PortfolioSnapshot) -> Text:
     text = Text()
-    for label, value in (("equity", money(snap.equity)), ("cash", money(snap.cash)),
-                         ("unrealized", pnl(snap.unrealized_pnl)),
-                         ("realized", pnl(snap.realized_pnl))):
+    for label, value in (
+        ("equity", money(snap.equity)),
+        ("cash", money(snap.cash)),
+        ("unrealized", pnl(snap.unrealized_pnl)),
+        ("realized", pnl(snap.realized_pnl)),
+    ):
         text.append(f"{label} ", style="dim")
         text.append(value)
         text.append("   ")

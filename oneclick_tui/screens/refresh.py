@@ -21,7 +21,11 @@ class Coalescer:
     """Runs `reload` whenever requested, at most once at a time and once per `min_gap`."""
 
     def __init__(
-        self, owner: DOMNode, reload: Callable[[], Awaitable[None]], *, group: str,
+        self,
+        owner: DOMNode,
+        reload: Callable[[], Awaitable[None]],
+        *,
+        group: str,
         min_gap: float = 0.25,
     ) -> None:
         self.owner = owner

@@ -39,12 +39,25 @@ class SettingsScreen(ConsoleScreen):
     SettingsScreen #settings-buttons Button { margin-right: 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", priority=True, id="settings.save",
-                tooltip="Check every field and save the preferences"),
-        Binding("ctrl+r", "revert", "Revert", id="settings.revert",
-                tooltip="Discard unsaved edits"),
-        Binding("escape", "leave_field", "Leave field", show=False, id="settings.leave",
-                tooltip="Stop editing so the mode keys (1-9) work again"),
+        Binding(
+            "ctrl+s",
+            "save",
+            "Save",
+            priority=True,
+            id="settings.save",
+            tooltip="Check every field and save the preferences",
+        ),
+        Binding(
+            "ctrl+r", "revert", "Revert", id="settings.revert", tooltip="Discard unsaved edits"
+        ),
+        Binding(
+            "escape",
+            "leave_field",
+            "Leave field",
+            show=False,
+            id="settings.leave",
+            tooltip="Stop editing so the mode keys (1-9) work again",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -58,8 +71,9 @@ class SettingsScreen(ConsoleScreen):
             for name, spec in FIELDS.items():
                 yield Label(spec.label, classes="field-label")
                 if name == "risk_tolerance":
-                    yield Select([(r, r) for r in RISK_TOLERANCES], allow_blank=False,
-                                 id=f"pref-{name}")
+                    yield Select(
+                        [(r, r) for r in RISK_TOLERANCES], allow_blank=False, id=f"pref-{name}"
+                    )
                 else:
                     yield Input(placeholder=spec.hint, id=f"pref-{name}")
                 yield Static(spec.hint, classes="field-hint")
@@ -152,8 +166,7 @@ class SettingsScreen(ConsoleScreen):
             for name in FIELDS:
                 self.mark(name, exc.errors.get(name))
             count = len(exc.errors)
-            self.notify(f"not saved: {count} field{'s' * (count > 1)} to fix",
-                        severity="error")
+            self.notify(f"not saved: {count} field{'s' * (count > 1)} to fix", severity="error")
             return
         self._fill(form_values(result.preferences))
         if result.changed:

@@ -45,13 +45,28 @@ from oneclick_tui.widgets.cells import (
 POLL_SECONDS = 3.0
 """Stop-losses are written without a copy event; pick them up this often."""
 COLUMNS = (
-    ("id", "#"), ("time", "time (UTC)"), ("kind", "kind"), ("pair", "pair"), ("side", "side"),
-    ("amount", "amount"), ("price", "price"), ("value", "value"), ("fee", "fee"),
-    ("pnl", "realized"), ("status", "status"), ("reason", "reason"), ("trader", "trader"),
+    ("id", "#"),
+    ("time", "time (UTC)"),
+    ("kind", "kind"),
+    ("pair", "pair"),
+    ("side", "side"),
+    ("amount", "amount"),
+    ("price", "price"),
+    ("value", "value"),
+    ("fee", "fee"),
+    ("pnl", "realized"),
+    ("status", "status"),
+    ("reason", "reason"),
+    ("trader", "trader"),
     ("copy_of", "copy of"),
 )
-STATUS_STYLE = {"completed": "green", "failed": "red", "skipped": "dim", "pending": "yellow",
-                "submitted": "yellow"}
+STATUS_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "skipped": "dim",
+    "pending": "yellow",
+    "submitted": "yellow",
+}
 
 
 class ExportPrompt(ModalScreen[Path | None]):
@@ -96,14 +111,35 @@ class TradesScreen(ConsoleScreen):
     TradesScreen #trades-search.-shown { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "cycle_status", "Status", id="trades.status",
-                tooltip="Show only one status; press again for the next"),
-        Binding("k", "cycle_kind", "Kind", id="trades.kind",
-                tooltip="Show only copy, stop-loss or manual trades"),
-        Binding("slash", "search", "Filter", key_display="/", id="trades.search",
-                tooltip="Filter by pair or trader"),
-        Binding("x", "export", "Export CSV", id="trades.export",
-                tooltip="Write the filtered trades to a CSV file"),
+        Binding(
+            "s",
+            "cycle_status",
+            "Status",
+            id="trades.status",
+            tooltip="Show only one status; press again for the next",
+        ),
+        Binding(
+            "k",
+            "cycle_kind",
+            "Kind",
+            id="trades.kind",
+            tooltip="Show only copy, stop-loss or manual trades",
+        ),
+        Binding(
+            "slash",
+            "search",
+            "Filter",
+            key_display="/",
+            id="trades.search",
+            tooltip="Filter by pair or trader",
+        ),
+        Binding(
+            "x",
+            "export",
+            "Export CSV",
+            id="trades.export",
+            tooltip="Write the filtered trades to a CSV file",
+        ),
         Binding("escape", "close_search", "Close filter", show=False, id="trades.search.close"),
     ]
 
@@ -117,8 +153,9 @@ class TradesScreen(ConsoleScreen):
         with Vertical(id="trades-view"):
             yield Static(id="trades-filter")
             yield DataTable(id="trades", cursor_type="row", zebra_stripes=True)
-            yield Input(placeholder="pair or trader, Enter to keep, Escape to close",
-                        id="trades-search")
+            yield Input(
+                placeholder="pair or trader, Enter to keep, Escape to close", id="trades-search"
+            )
 
     def on_mount(self) -> None:
         table = self.query_one("#trades", DataTable)
@@ -196,8 +233,9 @@ class TradesScreen(ConsoleScreen):
         if self.ctx is None:
             self.notify("still starting; try again in a moment", severity="warning")
             return
-        self.app.push_screen(ExportPrompt(default_export_path(self.console.clock())),
-                             self._export_to)
+        self.app.push_screen(
+            ExportPrompt(default_export_path(self.console.clock())), self._export_to
+        )
 
     def _export_to(self, path: Path | None) -> None:
         if path is not None:
@@ -219,9 +257,18 @@ class TradesScreen(ConsoleScreen):
 def _cells(row: TradeRow) -> tuple[object, ...]:
     side_style = "green" if row.side == "buy" else "red"
     return (
-        row.id, when(row.created_at), row.kind, row.pair, Text(row.side, style=side_style),
-        num(fmt_qty(row.amount)), num(fmt_price(row.price)), money(row.total_value),
-        money(row.fees, 4), pnl(row.realized_pnl), Text(row.status,
-                                                         style=STATUS_STYLE.get(row.status, "")),
-        row.reason or "", row.trader or "", "" if row.copy_of is None else str(row.copy_of),
+        row.id,
+        when(row.created_at),
+        row.kind,
+        row.pair,
+        Text(row.side, style=side_style),
+        num(fmt_qty(row.amount)),
+        num(fmt_price(row.price)),
+        money(row.total_value),
+        money(row.fees, 4),
+        pnl(row.realized_pnl),
+        Text(row.status, style=STATUS_STYLE.get(row.status, "")),
+        row.reason or "",
+        row.trader or "",
+        "" if row.copy_of is None else str(row.copy_of),
     )

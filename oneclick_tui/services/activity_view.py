@@ -39,16 +39,20 @@ def _value(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def summarize(before: dict[str, Any] | None, after: dict[str, Any] | None,
-              width: int = SUMMARY_WIDTH) -> str:
+def summarize(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, width: int = SUMMARY_WIDTH
+) -> str:
     """Changed keys as `key: old→new`, then context `k=v` → outcome `k=v` for one-sided keys.
 
     The engine writes the decision's context as `before` and its outcome as `after` (disjoint
     keys); a user's edit writes the same keys on both sides. Both read naturally this way.
     """
     before, after = before or {}, after or {}
-    changed = [f"{k}: {_value(before[k])}→{_value(after[k])}"
-               for k in before if k in after and before[k] != after[k]]
+    changed = [
+        f"{k}: {_value(before[k])}→{_value(after[k])}"
+        for k in before
+        if k in after and before[k] != after[k]
+    ]
     was = " ".join(f"{k}={_value(v)}" for k, v in before.items() if k not in after)
     now = " ".join(f"{k}={_value(v)}" for k, v in after.items() if k not in before)
     if was:
@@ -59,8 +63,9 @@ def summarize(before: dict[str, Any] | None, after: dict[str, Any] | None,
 
 def to_row(log: AuditLog) -> ActivityRow:
     entity = log.entity_type if log.entity_id is None else f"{log.entity_type}:{log.entity_id}"
-    return ActivityRow(log.id, log.occurred_at, log.actor, log.action, entity,
-                       summarize(log.before, log.after))
+    return ActivityRow(
+        log.id, log.occurred_at, log.actor, log.action, entity, summarize(log.before, log.after)
+    )
 
 
 class ActivityView:

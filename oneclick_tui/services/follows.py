@@ -207,6 +207,8 @@ class FollowService:
         stats: dict[int, tuple[int, int, Decimal]] = {}
         async with self.s.sessions() as session:
             for trader_id, status, pnl in (await session.execute(query)).all():
+                if trader_id is None:  # copies always name their trader; be safe anyway
+                    continue
                 copies, skips, total = stats.get(trader_id, (0, 0, Decimal(0)))
                 stats[trader_id] = (
                     copies + (status == "completed"),

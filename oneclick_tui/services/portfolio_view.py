@@ -92,8 +92,15 @@ class PortfolioView:
         async with self.s.sessions() as session:
             rows = (await session.execute(query)).all()
         return [
-            Holding(p.asset, f"{base}/{quote}" if base else None, p.quantity, p.average_cost,
-                    p.realized_pnl, p.current_value, p.last_updated_at)
+            Holding(
+                p.asset,
+                f"{base}/{quote}" if base else None,
+                p.quantity,
+                p.average_cost,
+                p.realized_pnl,
+                p.current_value,
+                p.last_updated_at,
+            )
             for p, base, quote in rows
         ]
 
@@ -119,9 +126,19 @@ def value_holding(h: Holding, mids: Mapping[str, Decimal]) -> ValuedHolding:
         price = h.marked_value / h.quantity
     value = h.quantity * price if price is not None else (ZERO if h.quantity == 0 else None)
     unrealized = None if value is None else value - h.quantity * h.average_cost
-    return ValuedHolding(h.asset, h.pair, h.quantity, h.average_cost, price, value,
-                         ZERO if cash else unrealized, h.realized_pnl, None, cash,
-                         cash or mid is not None)
+    return ValuedHolding(
+        h.asset,
+        h.pair,
+        h.quantity,
+        h.average_cost,
+        price,
+        value,
+        ZERO if cash else unrealized,
+        h.realized_pnl,
+        None,
+        cash,
+        cash or mid is not None,
+    )
 
 
 def value_portfolio(
@@ -147,8 +164,19 @@ def value_portfolio(
 def _with_weight(v: ValuedHolding, equity: Decimal) -> ValuedHolding:
     if v.value is None or equity <= 0:
         return v
-    return ValuedHolding(v.asset, v.pair, v.quantity, v.average_cost, v.price, v.value,
-                         v.unrealized_pnl, v.realized_pnl, v.value / equity, v.is_cash, v.live)
+    return ValuedHolding(
+        v.asset,
+        v.pair,
+        v.quantity,
+        v.average_cost,
+        v.price,
+        v.value,
+        v.unrealized_pnl,
+        v.realized_pnl,
+        v.value / equity,
+        v.is_cash,
+        v.live,
+    )
 
 
 def _risk(risky: list[Decimal], equity: Decimal, curve: Sequence[Decimal]) -> float | None:
@@ -158,5 +186,8 @@ def _risk(risky: list[Decimal], equity: Decimal, curve: Sequence[Decimal]) -> fl
     returns: list[Decimal] = []
     if len(curve) >= 2 and all(value > 0 for value in curve[:-1]):
         returns = returns_from_equity(curve)
-    return risk_score(annualized_volatility(returns), max_drawdown(returns) if returns else None,
-                      concentration if equity > 0 else None)
+    return risk_score(
+        annualized_volatility(returns),
+        max_drawdown(returns) if returns else None,
+        concentration if equity > 0 else None,
+    )

@@ -55,6 +55,7 @@ class SaveResult:
 
 def form_values(prefs: e.Preferences) -> dict[str, str]:
     """The preferences as the form shows them (empty text for "no limit" / "all")."""
+
     def text(value: Decimal | None) -> str:
         return "" if value is None else _plain(value)
 
@@ -129,17 +130,23 @@ class SettingsService:
         current = await self.load()
         shown = form_values(current)
         values = {n: self.parse(n, form.get(n, "")) for n in FIELDS}
-        changed = {n: values[n] for n in FIELDS if _normal(values[n]) != _normal(
-            self.parse(n, shown[n]))}
+        changed = {
+            n: values[n] for n in FIELDS if _normal(values[n]) != _normal(self.parse(n, shown[n]))
+        }
         if not changed:
             return SaveResult(current, {})
         prefs = await self.s.repos.users.update_preferences(self.user_id, **changed)
         after = form_values(prefs)
         diff = {n: (shown[n], after[n]) for n in changed}
-        await audit.record(self.s.sessions, f"user:{self.user_id}", "preferences.updated",
-                           "user_preferences", str(self.user_id),
-                           {n: b for n, (b, _) in diff.items()},
-                           {n: a for n, (_, a) in diff.items()})
+        await audit.record(
+            self.s.sessions,
+            f"user:{self.user_id}",
+            "preferences.updated",
+            "user_preferences",
+            str(self.user_id),
+            {n: b for n, (b, _) in diff.items()},
+            {n: a for n, (_, a) in diff.items()},
+        )
         return SaveResult(prefs, diff)
 
 
@@ -155,8 +162,15 @@ def _normal(value: Any) -> Any:
 def _short(message: str, label: str) -> str:
     """The repository's message without the field's own name (the form shows it already)."""
     lowered = message.lower()
-    for prefix in (label.lower(), label.split(" (")[0].lower(), "stop loss %", "max slippage %",
-                   "max trade amount", "daily trading limit", "risk tolerance"):
+    for prefix in (
+        label.lower(),
+        label.split(" (")[0].lower(),
+        "stop loss %",
+        "max slippage %",
+        "max trade amount",
+        "daily trading limit",
+        "risk tolerance",
+    ):
         if lowered.startswith(prefix + " "):
-            return message[len(prefix) + 1:]
+            return message[len(prefix) + 1 :]
     return message

@@ -25,8 +25,21 @@ VIEW_LIMIT = 500
 """Rows the screen keeps; the export reads up to EXPORT_LIMIT."""
 EXPORT_LIMIT = 1_000_000
 CSV_COLUMNS = (
-    "id", "created_at", "kind", "pair", "side", "amount", "price", "total_value", "fees",
-    "realized_pnl", "status", "reason", "trader", "copy_of", "tx_hash",
+    "id",
+    "created_at",
+    "kind",
+    "pair",
+    "side",
+    "amount",
+    "price",
+    "total_value",
+    "fees",
+    "realized_pnl",
+    "status",
+    "reason",
+    "trader",
+    "copy_of",
+    "tx_hash",
 )
 
 
@@ -79,11 +92,26 @@ def exact(value: object) -> str:
 
 
 def csv_record(row: TradeRow) -> list[str]:
-    return [exact(v) for v in (
-        row.id, row.created_at, row.kind, row.pair, row.side, row.amount, row.price,
-        row.total_value, row.fees, row.realized_pnl, row.status, row.reason, row.trader,
-        row.copy_of, row.tx_hash,
-    )]
+    return [
+        exact(v)
+        for v in (
+            row.id,
+            row.created_at,
+            row.kind,
+            row.pair,
+            row.side,
+            row.amount,
+            row.price,
+            row.total_value,
+            row.fees,
+            row.realized_pnl,
+            row.status,
+            row.reason,
+            row.trader,
+            row.copy_of,
+            row.tx_hash,
+        )
+    ]
 
 
 def default_export_path(now: datetime) -> Path:

@@ -188,8 +188,9 @@ def test_too_thin_book_skips_for_slippage() -> None:
 
 def test_limits_never_block_an_exit() -> None:
     prefs = Preferences(max_trade_amount=D("1"), daily_limit=D("1"), max_slippage_pct=D(5))
-    spent = FollowerState(D(0), base_held=D("50"), base_from_lead=D("50"), equity=D(0),
-                          traded_today=D("999"))
+    spent = FollowerState(
+        D(0), base_held=D("50"), base_from_lead=D("50"), equity=D(0), traded_today=D("999")
+    )
     lead = LeadFill(Side.SELL, D("10"), D("10"), "low", leader_position_before=D("10"))
     order = decide(lead, prefs=prefs, follower=spent)
     assert isinstance(order, CopyOrder) and order.amount == D("50.00")

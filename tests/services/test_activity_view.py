@@ -11,9 +11,11 @@ from oneclick_tui.services.runtime import open_services
 def test_summary_of_an_edit_and_of_an_engine_decision() -> None:
     assert summarize({"stop_loss_pct": "15"}, {"stop_loss_pct": "20"}) == "stop_loss_pct: 15→20"
     assert summarize({"user_id": 1}, {"reason": "risk_category"}) == (
-        "user_id=1 → reason=risk_category")
+        "user_id=1 → reason=risk_category"
+    )
     assert summarize({"status": "live"}, {"status": "ended", "trader_id": 3}) == (
-        "status: live→ended; trader_id=3")
+        "status: live→ended; trader_id=3"
+    )
     assert summarize(None, {"notes": ["a", "b"]}) == "notes=[a,b]"
     assert summarize({"a": 1}, None) == "a=1 → ∅"
     assert summarize(None, None) == ""
@@ -26,8 +28,9 @@ async def test_recent_is_newest_first_and_reads_forward_after_an_id(
     services = await open_services(Settings(database_url=fresh_sqlite_url))
     try:
         for i in range(7):
-            await audit.record(services.sessions, "user:1", f"act.{i}", "thing", str(i),
-                               None, {"i": i})
+            await audit.record(
+                services.sessions, "user:1", f"act.{i}", "thing", str(i), None, {"i": i}
+            )
         view = ActivityView(services)
         newest = await view.recent(limit=3)
         assert [r.action for r in newest] == ["act.6", "act.5", "act.4"]

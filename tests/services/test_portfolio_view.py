@@ -12,15 +12,24 @@ from oneclick_tui.services.runtime import open_services
 T = datetime(2026, 11, 24, tzinfo=UTC)
 
 
-def h(asset: str, qty: str, avg: str, pair: str | None = None, mark: str | None = None,
-      realized: str = "0") -> Holding:
+def h(
+    asset: str,
+    qty: str,
+    avg: str,
+    pair: str | None = None,
+    mark: str | None = None,
+    realized: str = "0",
+) -> Holding:
     return Holding(asset, pair, D(qty), D(avg), D(realized), None if mark is None else D(mark), T)
 
 
 def test_cash_at_one_risk_assets_at_the_live_mid_and_totals_are_sums() -> None:
     snap = value_portfolio(
-        [h("USDC", "900", "1"), h("APT", "10", "8", "APT/USDC", realized="-2.5"),
-         h("WETH", "0.5", "3000", "WETH/USDC", mark="1400", realized="1")],
+        [
+            h("USDC", "900", "1"),
+            h("APT", "10", "8", "APT/USDC", realized="-2.5"),
+            h("WETH", "0.5", "3000", "WETH/USDC", mark="1400", realized="1"),
+        ],
         {"APT/USDC": D("10")},
     )
     rows = {r.asset: r for r in snap.rows}
@@ -54,8 +63,9 @@ async def test_holdings_read_the_pair_that_prices_each_position(fresh_sqlite_url
     try:
         pair = next(iter(services.catalog.pairs.values()))
         repo = services.repos.positions
-        await repo.upsert(services.user.id, pair.spec.base, quantity=D("2"),
-                          average_cost=D("3"), pair_id=pair.id)
+        await repo.upsert(
+            services.user.id, pair.spec.base, quantity=D("2"), average_cost=D("3"), pair_id=pair.id
+        )
         held = {x.asset: x for x in await PortfolioView(services).holdings()}
         assert held["USDC"].pair is None and held["USDC"].quantity == D(10_000)
         assert held[pair.spec.base].pair == pair.spec.symbol

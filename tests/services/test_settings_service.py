@@ -27,28 +27,40 @@ async def audits(services: Services) -> list[AuditLog]:
         return list((await session.scalars(query)).all())
 
 
-@pytest.mark.parametrize(("name", "text", "why"), [
-    ("stop_loss_pct", "150", "must be between 0 and 100"),
-    ("stop_loss_pct", "-1", "must be between 0 and 100"),
-    ("max_trade_amount", "0", "must be greater than 0"),
-    ("max_trade_amount", "abc", "must be a number"),
-    ("daily_trading_limit", "NaN", "finite"),
-    ("max_slippage_pct", "", "is required"),
-    ("risk_tolerance", "reckless", "must be one of low, medium, high"),
-    ("allowed_assets", "APT, DOGE", "unknown asset DOGE"),
-])
-def test_bad_values_say_why_at_the_field(services: Services, name: str, text: str,
-                                         why: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "text", "why"),
+    [
+        ("stop_loss_pct", "150", "must be between 0 and 100"),
+        ("stop_loss_pct", "-1", "must be between 0 and 100"),
+        ("max_trade_amount", "0", "must be greater than 0"),
+        ("max_trade_amount", "abc", "must be a number"),
+        ("daily_trading_limit", "NaN", "finite"),
+        ("max_slippage_pct", "", "is required"),
+        ("risk_tolerance", "reckless", "must be one of low, medium, high"),
+        ("allowed_assets", "APT, DOGE", "unknown asset DOGE"),
+    ],
+)
+def test_bad_values_say_why_at_the_field(
+    services: Services, name: str, text: str, why: str
+) -> None:
     message = SettingsService(services).check(name, text)
     assert message is not None and why in message
     assert not message.lower().startswith(name.replace("_", " ")[:8])
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("stop_loss_pct", ""), ("stop_loss_pct", "0"), ("stop_loss_pct", "100"),
-    ("max_trade_amount", ""), ("max_trade_amount", "12.5"), ("allowed_assets", " apt ,usdc "),
-    ("allowed_assets", ""), ("max_slippage_pct", "0.5"),
-])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("stop_loss_pct", ""),
+        ("stop_loss_pct", "0"),
+        ("stop_loss_pct", "100"),
+        ("max_trade_amount", ""),
+        ("max_trade_amount", "12.5"),
+        ("allowed_assets", " apt ,usdc "),
+        ("allowed_assets", ""),
+        ("max_slippage_pct", "0.5"),
+    ],
+)
 def test_good_values_pass(services: Services, name: str, text: str) -> None:
     assert SettingsService(services).check(name, text) is None
 
@@ -67,8 +79,9 @@ async def test_a_bad_field_saves_nothing(services: Services) -> None:
 async def test_save_writes_changed_fields_and_one_audit_row(services: Services) -> None:
     service = SettingsService(services)
     form = form_values(await service.load())
-    result = await service.save(form | {"stop_loss_pct": "20", "allowed_assets": "usdc,apt",
-                                        "max_trade_amount": "1000.00"})
+    result = await service.save(
+        form | {"stop_loss_pct": "20", "allowed_assets": "usdc,apt", "max_trade_amount": "1000.00"}
+    )
     assert result.changed == {"stop_loss_pct": ("15", "20"), "allowed_assets": ("", "APT, USDC")}
     prefs = await service.load()
     assert prefs.stop_loss_pct == D(20) and prefs.allowed_assets == ("APT", "USDC")

@@ -21,15 +21,39 @@ from oneclick_tui.services.trades_view import (
 T = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
 
 
-def row(id: int, status: str = "completed", kind: str = "copy", pair: str = "APT/USDC",
-        trader: str | None = "NeonFox") -> TradeRow:
-    return TradeRow(id, T, kind, pair, "buy", D("1.230000000000000000"), D("8.2888"),
-                    D("10.195224"), D("0.005097612"), None, status, None, trader, id - 1, None)
+def row(
+    id: int,
+    status: str = "completed",
+    kind: str = "copy",
+    pair: str = "APT/USDC",
+    trader: str | None = "NeonFox",
+) -> TradeRow:
+    return TradeRow(
+        id,
+        T,
+        kind,
+        pair,
+        "buy",
+        D("1.230000000000000000"),
+        D("8.2888"),
+        D("10.195224"),
+        D("0.005097612"),
+        None,
+        status,
+        None,
+        trader,
+        id - 1,
+        None,
+    )
 
 
 def test_filter_by_status_kind_and_text() -> None:
-    rows = [row(1), row(2, "skipped"), row(3, kind="stop_loss", trader=None),
-            row(4, pair="WETH/USDC", trader="ZenWolf")]
+    rows = [
+        row(1),
+        row(2, "skipped"),
+        row(3, kind="stop_loss", trader=None),
+        row(4, pair="WETH/USDC", trader="ZenWolf"),
+    ]
     assert [r.id for r in rows if TradeFilter("completed").matches(r)] == [1, 3, 4]
     assert [r.id for r in rows if TradeFilter(kind="stop_loss").matches(r)] == [3]
     assert [r.id for r in rows if TradeFilter(text="zen").matches(r)] == [4]

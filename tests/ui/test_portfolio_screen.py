@@ -23,8 +23,10 @@ FOLLOWED = ("CrimsonRaven", "GoldenFox", "HungryLynx", "NeonBadger", "FrostyLynx
 
 @pytest.fixture
 def ui_settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
-                    sim=SimSettings(seed=7, speed=100))
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+        sim=SimSettings(seed=7, speed=100),
+    )
 
 
 def holding_risk_asset(snap: PortfolioSnapshot | None) -> bool:
@@ -55,7 +57,8 @@ async def freeze(app: OneClickApp, pilot: Any, screen: PortfolioScreen) -> dict[
     def shows_stored() -> bool:
         snap = screen.snapshot
         return snap is not None and {r.asset: r.quantity for r in snap.rows} == {
-            a: p.quantity for a, p in stored.items()}
+            a: p.quantity for a, p in stored.items()
+        }
 
     await wait_until(pilot, shows_stored, 20, "the stored positions")
     return stored
@@ -83,8 +86,9 @@ async def test_rows_match_the_store_and_totals_are_their_sums(console: Console) 
         assert snap.cash == sum((r.value or 0 for r in snap.rows if r.is_cash), Decimal(0))
         assert snap.unrealized_pnl == sum((r.unrealized_pnl or 0 for r in snap.rows), Decimal(0))
         assert snap.realized_pnl == sum((r.realized_pnl for r in snap.rows), Decimal(0))
-        shown = sum(Decimal(cell(table, r.asset, "value"))
-                    for r in snap.rows if r.value is not None)
+        shown = sum(
+            Decimal(cell(table, r.asset, "value")) for r in snap.rows if r.value is not None
+        )
         assert abs(shown - snap.equity) <= Decimal("0.005") * len(snap.rows)
         totals = str(screen.query_one("#portfolio-totals", Static).render())
         assert fmt_decimal(snap.equity, 2) in totals
@@ -111,8 +115,11 @@ async def test_book_updates_revalue_at_most_twice_a_second(console: Console) -> 
         screen = await open_portfolio(app, pilot)
         await freeze(app, pilot, screen)  # no more copy events: only the books posted below
         await pilot.pause(0.6)
-        pair = next(r.pair for r in screen.snapshot.rows if not r.is_cash and r.pair
-                    and r.pair in app.last_books)
+        pair = next(
+            r.pair
+            for r in screen.snapshot.rows
+            if not r.is_cash and r.pair and r.pair in app.last_books
+        )
         draws: list[float] = []
         real_draw = screen._draw
         screen._draw = lambda: (draws.append(time.monotonic()), real_draw())[1]  # type: ignore[method-assign]

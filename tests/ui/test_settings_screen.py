@@ -39,9 +39,12 @@ def error_at(screen: SettingsScreen, name: str) -> str:
 
 async def preference_audits(app: OneClickApp) -> int:
     async with app.ctx.services.sessions() as session:
-        return await session.scalar(
-            select(func.count()).where(AuditLog.action == "preferences.updated")
-        ) or 0
+        return (
+            await session.scalar(
+                select(func.count()).where(AuditLog.action == "preferences.updated")
+            )
+            or 0
+        )
 
 
 async def test_form_shows_the_stored_preferences(console: Console) -> None:
@@ -67,8 +70,9 @@ async def test_invalid_value_is_marked_at_the_field_and_nothing_is_saved(
         assert screen.query_one("#pref-stop_loss_pct").has_class("-invalid")
         await type_into(pilot, screen, "max_trade_amount", "250")  # valid, but must not save
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: any("not saved" in n.message
-                                            for n in app._notifications), 10, "refusal")
+        await wait_until(
+            pilot, lambda: any("not saved" in n.message for n in app._notifications), 10, "refusal"
+        )
         assert await app.ctx.services.repos.users.preferences(user_id) == before
         assert await preference_audits(app) == 0
         await type_into(pilot, screen, "allowed_assets", "apt, nope")
@@ -90,8 +94,12 @@ async def test_valid_change_is_saved_audited_and_shown_in_activity(console: Cons
         async def saved() -> bool:
             return (await repo.preferences(user_id)).stop_loss_pct == Decimal(20)
 
-        await wait_until(pilot, lambda: screen.saved is not None
-                         and screen.saved["stop_loss_pct"] == "20", 10, "the save")
+        await wait_until(
+            pilot,
+            lambda: screen.saved is not None and screen.saved["stop_loss_pct"] == "20",
+            10,
+            "the save",
+        )
         assert await saved()
         prefs = await repo.preferences(user_id)
         assert prefs.allowed_assets == ("APT", "USDC")

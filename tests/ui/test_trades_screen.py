@@ -22,8 +22,10 @@ FOLLOWED = ("CrimsonRaven", "GoldenFox", "HungryLynx", "NeonBadger", "FrostyLynx
 @pytest.fixture
 def ui_settings(tmp_path: Path) -> Settings:
     """Fast enough that copies arrive within seconds, slow enough that the engine keeps up."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
-                    sim=SimSettings(seed=7, speed=100))
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+        sim=SimSettings(seed=7, speed=100),
+    )
 
 
 async def follow_some(app: OneClickApp) -> None:
@@ -108,8 +110,9 @@ async def test_export_writes_exactly_the_service_rows(console: Console, tmp_path
         app.screen.query_one("#export-path", Input).value = str(target)
         await pilot.press("enter")
         await wait_until(pilot, target.exists, 20, "the CSV file")
-        await wait_until(pilot, lambda: any(str(target) in n.message
-                                            for n in app._notifications), 10, "notice")
+        await wait_until(
+            pilot, lambda: any(str(target) in n.message for n in app._notifications), 10, "notice"
+        )
         assert app.screen is screen
         with target.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
@@ -120,8 +123,11 @@ async def test_export_writes_exactly_the_service_rows(console: Console, tmp_path
             assert int(got["id"]) == row.id and got["status"] == row.status
             assert Decimal(got["amount"]) == row.amount
             assert Decimal(got["fees"]) == row.fees
-            for name, value in (("price", row.price), ("total_value", row.total_value),
-                                ("realized_pnl", row.realized_pnl)):
+            for name, value in (
+                ("price", row.price),
+                ("total_value", row.total_value),
+                ("realized_pnl", row.realized_pnl),
+            ):
                 assert (Decimal(got[name]) if got[name] else None) == value
             assert "E" not in got["amount"]
             assert (got["trader"] or None) == row.trader

@@ -66,7 +66,7 @@ def _triggered(position: Position, mid: Decimal, stop_pct: Decimal | None) -> bo
     return mid <= position.average_cost * (1 - stop_pct / 100)
 
 
-async def _open_stop_losses(session: AsyncSession) -> set[tuple[int, int]]:
+async def _open_stop_losses(session: AsyncSession) -> set[tuple[int | None, int]]:
     query = select(Trade.user_id, Trade.pair_id).where(
         Trade.kind == "stop_loss", Trade.status.in_(("pending", "submitted"))
     )
