@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from oneclick_tui.stores.copy_store import closing_sell_row
 from oneclick_tui.stores.models import AuditLog, Position, Trade
 
 
@@ -62,24 +63,9 @@ async def flatten_all(
 
 
 def _sell(position: Position, now: datetime) -> dict[str, Any]:
+    assert position.pair_id is not None
     mark = position.current_value / position.quantity if position.current_value else None
-    return {
-        "kind": "manual",
-        "user_id": position.user_id,
-        "trader_id": None,
-        "pair_id": position.pair_id,
-        "copy_of_trade_id": None,
-        "trade_type": "sell",
-        "amount": position.quantity,
-        "price": mark or position.average_cost or Decimal(1),
-        "total_value": None,
-        "fees_paid": Decimal(0),
-        "status": "pending",
-        "created_at": now,
-        "failure_reason": None,
-        "skip_reason": None,
-        "realized_pnl": None,
-        "tx_hash": None,
-        "chain_version": None,
-        "executed_at": None,
-    }
+    price = mark or position.average_cost or Decimal(1)
+    return closing_sell_row(
+        "manual", position.user_id, position.pair_id, position.quantity, price, now
+    )

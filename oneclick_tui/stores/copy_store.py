@@ -548,3 +548,33 @@ async def count_records(session: AsyncSession, lead_trade_id: int) -> int:
         )
         or 0
     )
+
+
+def closing_sell_row(
+    kind: str, user_id: int, pair_id: int, quantity: Decimal, price: Decimal, now: datetime
+) -> dict[str, Any]:
+    """A pending sell of a whole position (stop-loss or flatten), as an insert row.
+
+    `price` is the reference for the slippage bound; the executor sizes the sell to what is
+    held when it runs.
+    """
+    return {
+        "kind": kind,
+        "user_id": user_id,
+        "trader_id": None,
+        "pair_id": pair_id,
+        "copy_of_trade_id": None,
+        "trade_type": "sell",
+        "amount": quantity,
+        "price": price,
+        "total_value": quantity * price,
+        "fees_paid": Decimal(0),
+        "status": "pending",
+        "created_at": now,
+        "failure_reason": None,
+        "skip_reason": None,
+        "realized_pnl": None,
+        "tx_hash": None,
+        "chain_version": None,
+        "executed_at": None,
+    }

@@ -74,26 +74,10 @@ async def _open_stop_losses(session: AsyncSession) -> set[tuple[int | None, int]
 
 
 def _stop_row(position: Position, mid: Decimal, now: datetime) -> dict[str, Any]:
-    return {
-        "kind": "stop_loss",
-        "user_id": position.user_id,
-        "trader_id": None,
-        "pair_id": position.pair_id,
-        "copy_of_trade_id": None,
-        "trade_type": "sell",
-        "amount": position.quantity,
-        "price": mid,
-        "total_value": position.quantity * mid,
-        "fees_paid": Decimal(0),
-        "status": "pending",
-        "created_at": now,
-        "failure_reason": None,
-        "skip_reason": None,
-        "realized_pnl": None,
-        "tx_hash": None,
-        "chain_version": None,
-        "executed_at": None,
-    }
+    assert position.pair_id is not None
+    return cs.closing_sell_row(
+        "stop_loss", position.user_id, position.pair_id, position.quantity, mid, now
+    )
 
 
 def _stop_audit(
