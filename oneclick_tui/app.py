@@ -50,6 +50,8 @@ from oneclick_tui.stores.timeseries_factory import open_timeseries
 from oneclick_tui.widgets.modals import ConfirmModal
 from oneclick_tui.widgets.status_bar import StatusBar, StatusSnapshot
 
+SHUTDOWN_WAIT_SECONDS = 3.0
+
 MODE_KEYS: dict[str, tuple[str, str]] = {
     "markets": ("1", "Markets"),
     "traders": ("2", "Traders"),
@@ -119,7 +121,7 @@ class OneClickApp(App[None]):
         Binding(
             "exclamation_mark",
             "flatten",
-            "Flatten all",
+            "Flatten",
             key_display="!",
             id="app.flatten",
             tooltip="Panic: sell every copied position at market (asks first)",
@@ -326,7 +328,7 @@ class OneClickApp(App[None]):
 
     async def shutdown(self) -> None:
         """Stop the engine (it parks in-flight copies), close feeds and stores."""
-        ctx = self.ctx
+        ctx, self.ctx = self.ctx, None
         if ctx is None:
             return
         ctx.stop.set()
@@ -334,13 +336,21 @@ class OneClickApp(App[None]):
             if worker.group == "engine":
                 with contextlib.suppress(Exception):
                     await worker.wait()
+        # Every other worker (reloads, health, feeds) is stopped while the stores are still
+        # open: one cancelled mid-query must be able to hand its connection back, or closing
+        # the database later leaves it waiting forever.
+        others = [w for w in self.workers if w.group != "engine" and not w.is_finished]
+        for worker in others:
+            worker.cancel()
+        for worker in others:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.wait(), SHUTDOWN_WAIT_SECONDS)
         for sub in self._subs:
             await sub.close()
         await ctx.timeseries.close()
         await ctx.bus.close()
         await ctx.cache.close()
         await ctx.services.close()
-        self.ctx = None
 
 
 def run_console(settings: Settings) -> None:

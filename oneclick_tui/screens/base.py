@@ -20,7 +20,7 @@ class ConsoleScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield from self.body()
         yield StatusBar(clock=self.console.clock, id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def body(self) -> ComposeResult:
         yield from ()

@@ -79,39 +79,47 @@ async def test_keys_stay_prompt_during_an_order_book_storm(tmp_path: Path) -> No
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'storm.db'}")
     app = OneClickApp(settings, run_engine=False)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_until(pilot, lambda: app.ctx is not None, 60, "boot")
-        assert app.ctx is not None
-        bus, pairs = app.ctx.bus, app.ctx.pairs
-        stop = asyncio.Event()
+        try:
+            await _storm_while_pressing_keys(app, pilot)
+        finally:
+            await app.shutdown()
 
-        async def storm() -> int:
-            sent = 0
-            while not stop.is_set():
-                for _ in range(50):
-                    pair = pairs[sent % len(pairs)]
-                    await bus.publish(topics.book(pair), book_message(pair, sent))
-                    sent += 1
-                await asyncio.sleep(0)
-            return sent
 
-        flood = asyncio.create_task(storm())
-        table = app.screen.query_one("#pairs", DataTable)
-        latencies = []
-        for _ in range(len(pairs) - 1):
-            before = table.cursor_row
-            started = time.monotonic()
-            # Post the key as the terminal driver would; Pilot.press would also wait for the
-            # app to go idle, which a storm never allows, and that wait is not the user's.
-            app.post_message(events.Key("j", "j"))
-            while table.cursor_row != before + 1 and time.monotonic() - started < 5:  # noqa: ASYNC110
-                await asyncio.sleep(0.002)
-            latencies.append(time.monotonic() - started)
-        latencies.sort()
-        stop.set()
-        sent = await flood
-        assert sent > 1_000, "the storm did not reach the console"
-        assert latencies[-1] < 0.5, f"slowest key press took {latencies[-1]:.3f}s"
-        assert ladder(app).snapshot is not None  # the book was still drawn meanwhile
+async def _storm_while_pressing_keys(app: OneClickApp, pilot: Pilot[None]) -> None:
+    """Flood every pair's book topic while pressing j, timing each key until it lands."""
+    await wait_until(pilot, lambda: app.ctx is not None, 60, "boot")
+    assert app.ctx is not None
+    bus, pairs = app.ctx.bus, app.ctx.pairs
+    stop = asyncio.Event()
+
+    async def storm() -> int:
+        sent = 0
+        while not stop.is_set():
+            for _ in range(50):
+                pair = pairs[sent % len(pairs)]
+                await bus.publish(topics.book(pair), book_message(pair, sent))
+                sent += 1
+            await asyncio.sleep(0)
+        return sent
+
+    flood = asyncio.create_task(storm())
+    table = app.screen.query_one("#pairs", DataTable)
+    latencies = []
+    for _ in range(len(pairs) - 1):
+        before = table.cursor_row
+        started = time.monotonic()
+        # Post the key as the terminal driver would; Pilot.press would also wait for the
+        # app to go idle, which a storm never allows, and that wait is not the user's.
+        app.post_message(events.Key("j", "j"))
+        while table.cursor_row != before + 1 and time.monotonic() - started < 5:  # noqa: ASYNC110
+            await asyncio.sleep(0.002)
+        latencies.append(time.monotonic() - started)
+    latencies.sort()
+    stop.set()
+    sent = await flood
+    assert sent > 1_000, "the storm did not reach the console"
+    assert latencies[-1] < 0.5, f"slowest key press took {latencies[-1]:.3f}s"
+    await wait_until(pilot, lambda: ladder(app).snapshot is not None, 5, "the book drawn")
 
 
 def _snapshot_app(tmp_path: Path) -> OneClickApp:

@@ -31,7 +31,7 @@ from oneclick_tui.services.analytics.performance import (
 )
 from oneclick_tui.stores.cache.base import Cache
 from oneclick_tui.stores.models import Trade, Trader, TraderPerformance, User
-from oneclick_tui.stores.timeseries.base import TimeSeriesStore
+from oneclick_tui.stores.timeseries.base import TimeSeriesError, TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,8 @@ class AnalyticsService:
                     last_full = loop.time()
                 else:
                     await self.flush()
+            except TimeSeriesError as exc:  # candles unreachable (InfluxDB down): say so once
+                log.warning("analytics update skipped: %s", exc)
             except Exception:  # the schedule outlives one failed run; the next one retries
                 log.exception("analytics update failed")
             with contextlib.suppress(TimeoutError):
