@@ -24,7 +24,7 @@ from oneclick_tui.stores.timeseries.base import TimeSeriesError
 from oneclick_tui.widgets.candle_chart import CandleChart
 from oneclick_tui.widgets.ladder import Ladder
 
-REDRAW_SECONDS = 0.1
+REDRAW_SECONDS = 1 / 12
 CANDLE_REFRESH_SECONDS = 2.0
 RECENT_TRADES = 18
 

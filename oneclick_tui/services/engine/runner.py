@@ -36,7 +36,7 @@ from oneclick_tui.stores.timeseries.base import TimeSeriesStore
 
 log = logging.getLogger("oneclick.engine")
 
-TICK_SECONDS = 0.1
+TICK_SECONDS = 0.05
 REPLAY_CHUNK = timedelta(minutes=5)
 ANALYTICS_FLUSH_SECONDS = 30.0
 ANALYTICS_EVERY_SECONDS = 300.0
