@@ -45,6 +45,7 @@ from oneclick_tui.stores.cache.base import Cache
 from oneclick_tui.stores.cache.memory import MemoryCache
 from oneclick_tui.stores.cache.redis import RedisCache
 from oneclick_tui.stores.db import ensure_schema, make_engine
+from oneclick_tui.stores.security.roles import drop_database_and_roles
 from oneclick_tui.stores.timeseries.relational import RelationalTimeSeries
 
 PG_ADMIN = os.environ.get(
@@ -219,7 +220,7 @@ async def pg_run(args: argparse.Namespace) -> None:
         await engine.dispose()
     finally:
         if not args.keep:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_database_and_roles(admin, name)
         await admin.close()
 
 
@@ -261,7 +262,7 @@ async def sqlite_run(args: argparse.Namespace) -> None:
             print("\n".join(stage_lines(marks)))
             await lite.dispose()
         finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_database_and_roles(admin, name)
             await admin.close()
 
 

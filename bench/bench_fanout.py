@@ -46,6 +46,7 @@ from oneclick_tui.stores.models import (
     User,
     UserPreferences,
 )
+from oneclick_tui.stores.security.roles import drop_database_and_roles
 
 PG_ADMIN = os.environ.get(
     "ONECLICK_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -172,7 +173,7 @@ async def with_pg(fn):  # type: ignore[no-untyped-def]
         return await fn(f"{base}/{name}")
     finally:
         conn = await asyncpg.connect(PG_ADMIN)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database_and_roles(conn, name)
         await conn.close()
 
 

@@ -31,6 +31,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oneclick_tui.stores.db import ensure_schema, make_engine
+from oneclick_tui.stores.security.roles import drop_database_and_roles
 from oneclick_tui.stores.timeseries import OHLCV_FROM_TRADES, Point, TimeSeriesStore, Window
 from oneclick_tui.stores.timeseries.influx import InfluxTimeSeries
 from oneclick_tui.stores.timeseries.relational import RelationalTimeSeries
@@ -82,7 +83,7 @@ async def postgres() -> AsyncIterator[TimeSeriesStore]:
         async with relational(url) as store:
             yield store
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database_and_roles(admin, name)
         await admin.close()
 
 

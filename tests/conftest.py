@@ -15,6 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from oneclick_tui.stores.security.roles import drop_database_and_roles
+
 PG_ADMIN_URL = os.environ.get(
     "ONECLICK_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -55,10 +57,11 @@ async def fresh_pg_database() -> AsyncIterator[str]:
     try:
         yield _pg_url_for(name)
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        # roles are cluster-wide: the hardening migration creates them per database
-        for suffix in ("owner", "app", "engine", "analytics", "auditor"):
-            await _pg_admin(f'DROP ROLE IF EXISTS "{name}_{suffix}"')
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await drop_database_and_roles(conn, name)
+        finally:
+            await conn.close()
 
 
 @pytest.fixture

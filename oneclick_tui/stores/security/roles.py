@@ -25,6 +25,17 @@ def role_name(prefix: str, kind: str) -> str:
     return f"{prefix[:_MAX_PREFIX]}_{kind}"
 
 
+async def drop_database_and_roles(admin: asyncpg.Connection, database: str) -> None:
+    """Drop a database and the per-database roles the hardening migration made for it.
+
+    Roles are cluster-wide, so a throw-away database (tests, benchmarks) must take its roles
+    with it or they pile up.
+    """
+    await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    for kind in KINDS:
+        await admin.execute(f'DROP ROLE IF EXISTS "{role_name(database, kind)}"')
+
+
 def libpq_url(url: str) -> str:
     """A SQLAlchemy async URL as a plain libpq/asyncpg URL (driver suffix removed)."""
     parsed = make_url(url)
