@@ -7,6 +7,7 @@ and a 10 Hz timer draws the newest one, so the feed's rate never decides the red
 from __future__ import annotations
 
 from collections import deque
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -17,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from oneclick_tui.messages import BookUpdated, Booted, MarketTrades
+from oneclick_tui.messages import BookUpdated, Booted, CopyActivity, MarketTrades
 from oneclick_tui.screens.base import ConsoleScreen
 from oneclick_tui.services.market_view import TIMEFRAMES, candle_bars
 from oneclick_tui.stores.timeseries.base import TimeSeriesError
@@ -27,6 +28,8 @@ from oneclick_tui.widgets.ladder import Ladder
 REDRAW_SECONDS = 1 / 12
 CANDLE_REFRESH_SECONDS = 2.0
 RECENT_TRADES = 18
+OWN_FILLS_WINDOW = timedelta(hours=1)
+OWN_FILLS_SCANNED = 200
 
 
 class MarketsScreen(ConsoleScreen):
@@ -76,12 +79,30 @@ class MarketsScreen(ConsoleScreen):
         self.selected = ctx.pairs[0] if ctx.pairs else None
         self._pending.update(self.console.last_books)
         self._load_candles()
+        self._load_own_fills()
 
     def on_book_updated(self, message: BookUpdated) -> None:
         self._pending[message.pair] = message
 
     def on_market_trades(self, message: MarketTrades) -> None:
         self._trades.extend(message.trades)
+
+    def on_copy_activity(self, _: CopyActivity) -> None:
+        self._load_own_fills()
+
+    @work(exclusive=True, group="own-fills", exit_on_error=False)
+    async def _load_own_fills(self) -> None:
+        """The user's fills on the selected pair in the last hour, marked on the ladder."""
+        ctx, pair = self.ctx, self.selected
+        if ctx is None or pair is None:
+            return
+        since = self.console.market_now() - OWN_FILLS_WINDOW
+        trades = await ctx.follows.trades(OWN_FILLS_SCANNED, status="completed")
+        self.query_one(Ladder).own_fills = frozenset(
+            t.price
+            for t in trades
+            if t.pair == pair and t.price is not None and t.created_at >= since
+        )
 
     @on(DataTable.RowHighlighted, "#pairs")
     def _pair_chosen(self, event: DataTable.RowHighlighted) -> None:
@@ -91,6 +112,7 @@ class MarketsScreen(ConsoleScreen):
             if latest is not None:
                 self._pending[self.selected] = latest
             self._load_candles()
+            self._load_own_fills()
 
     def _redraw(self) -> None:
         """Draw the newest book of every pair that changed since the last frame."""

@@ -6,7 +6,7 @@ app's workers) and renders them. Keeping them small and frozen makes a stale one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,7 +22,6 @@ class LadderSnapshot:
     bids: tuple[Level, ...]
     seq: int
     at: datetime
-    own_fills: frozenset[Decimal] = field(default_factory=frozenset)
 
     @property
     def best_bid(self) -> Decimal | None:

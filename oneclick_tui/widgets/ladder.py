@@ -27,6 +27,8 @@ class Ladder(Widget):
     """
 
     snapshot: reactive[LadderSnapshot | None] = reactive(None, layout=False)
+    own_fills: reactive[frozenset[Decimal]] = reactive(frozenset, layout=False)
+    """Prices of the user's recent fills on this pair; the nearest level gets a ◆."""
 
     def __init__(self, depth: int = 15, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -39,16 +41,30 @@ class Ladder(Widget):
         asks = snap.asks[: self.depth]
         bids = snap.bids[: self.depth]
         bar_width = max(1, self.content_size.width - ROW_TEXT_WIDTH - 1)
+        marked = nearest_levels(self.own_fills, [p for p, _ in asks + bids])
         biggest = max(_cumulative(asks)[-1:] + _cumulative(bids)[-1:], default=Decimal(1))
         text = Text(no_wrap=True, overflow="crop")
         text.append(f"{snap.pair}\n", style="bold")
         text.append(f"  {'price':>12} {'size':>11} {'total':>11}\n", style="dim")
         for (price, size), total in reversed(list(zip(asks, _cumulative(asks), strict=True))):
-            _row(text, price, size, total, biggest, bar_width, "red", price in snap.own_fills)
+            _row(text, price, size, total, biggest, bar_width, "red", price in marked)
         text.append(_spread_line(snap), style="bold yellow")
         for (price, size), total in zip(bids, _cumulative(bids), strict=True):
-            _row(text, price, size, total, biggest, bar_width, "green", price in snap.own_fills)
+            _row(text, price, size, total, biggest, bar_width, "green", price in marked)
         return text
+
+
+def nearest_levels(fills: frozenset[Decimal], prices: list[Decimal]) -> set[Decimal]:
+    """The displayed level closest to each fill (fills are average prices, off the tick),
+    when it lies within 1% of it; fills far from the visible book mark nothing."""
+    marked: set[Decimal] = set()
+    for fill in fills:
+        if not prices:
+            break
+        closest = min(prices, key=lambda p: abs(p - fill))
+        if abs(closest - fill) <= fill / 100:
+            marked.add(closest)
+    return marked
 
 
 def _cumulative(levels: tuple[Level, ...]) -> list[Decimal]:

@@ -141,3 +141,29 @@ def test_markets_snapshot_with_fixed_clock(snap_compare: Any, tmp_path: Path) ->
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(140, 40), run_before=inject)
+
+
+def test_a_fill_marks_the_nearest_visible_level_only() -> None:
+    from oneclick_tui.widgets.ladder import nearest_levels
+
+    levels = [D("8.46"), D("8.45"), D("8.44")]
+    assert nearest_levels(frozenset({D("8.4520")}), levels) == {D("8.45")}
+    assert nearest_levels(frozenset({D("9.50")}), levels) == set()  # far from the book
+
+
+async def test_own_recent_fills_are_marked_on_the_ladder(console: Console) -> None:
+    async with console() as (app, pilot):
+        for trader in await app.ctx.follows.traders():
+            if trader.risk_category in ("low", "medium"):
+                await app.ctx.follows.follow(trader.name, D(25))
+        filled = None
+        for _ in range(600):
+            done = [t for t in await app.ctx.follows.trades(50) if t.status == "completed"]
+            if done:
+                filled = done[0]
+                break
+            await asyncio.sleep(0.1)
+        assert filled is not None, "no copy was filled"
+        app.screen.show_pair(filled.pair)  # type: ignore[attr-defined]
+        await wait_until(pilot, lambda: filled.price in ladder(app).own_fills, 10, "own fill")
+        await wait_until(pilot, lambda: "◆" in ladder(app).render().plain, 10, "the ◆ marker")
