@@ -23,7 +23,7 @@ from oneclick_tui.services.wallet import contracts, payloads
 from oneclick_tui.services.wallet.keys import generate_key
 from oneclick_tui.services.wallet.signing import TxParams, build_raw_transaction, sign_payload
 
-USDC = "0xbae207659db88bea0cbead6da0ed00aac12edcdda169e591cd41c94180b46f3b"
+USDC = contracts.USDC_FA_METADATA
 SLIPPAGE = Decimal("0.005")
 
 

@@ -36,6 +36,8 @@ from oneclick_tui.services.wallet.contracts import (
     APT_FA_METADATA,
     HYPERION_PACKAGE,
     THALASWAP_V2_PACKAGE,
+    USDC_FA_METADATA,
+    USDT_FA_METADATA,
 )
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,8 @@ class Token:
 # as listed by BitGo's token statics and used by Aptos integrations (e.g. DEX indexers).
 MAINNET_TOKENS: dict[str, Token] = {
     normalize_address(APT_FA_METADATA): Token("APT", 8),
-    normalize_address("0xbae207659db88bea0cbead6da0ed00aac12edcdda169e591cd41c94180b46f3b"): Token(
-        "USDC", 6
-    ),
-    normalize_address("0x357b0b74bc833e95a115ad22604854d6b0fca151cecd94111770e5d6ffc9dc2b"): Token(
-        "USDT", 6
-    ),
+    normalize_address(USDC_FA_METADATA): Token("USDC", 6),
+    normalize_address(USDT_FA_METADATA): Token("USDT", 6),
 }
 
 

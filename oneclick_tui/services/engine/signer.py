@@ -45,7 +45,7 @@ MIN_CHUNK = 64
 # get a placeholder derived from their symbol (see `asset_metadata`): paper only.
 KNOWN_METADATA: dict[str, str] = {
     "APT": contracts.APT_FA_METADATA,
-    "USDC": "0xbae207659db88bea0cbead6da0ed00aac12edcdda169e591cd41c94180b46f3b",
+    "USDC": contracts.USDC_FA_METADATA,
 }
 
 

@@ -17,6 +17,10 @@ APTOS_ACCOUNT_MODULE = "0x1::aptos_account"
 PRIMARY_FUNGIBLE_STORE_MODULE = "0x1::primary_fungible_store"
 FA_METADATA_TYPE = "0x1::fungible_asset::Metadata"
 APT_FA_METADATA = "0x" + "0" * 63 + "a"  # APT's paired fungible-asset metadata object (0xa)
+# Circle's native USDC on mainnet (6 decimals): a public token address, not a key.
+USDC_FA_METADATA = "0xbae207659db88bea0cbead6da0ed00aac12edcdda169e591cd41c94180b46f3b"
+# Tether's native USDt on mainnet (6 decimals).
+USDT_FA_METADATA = "0x357b0b74bc833e95a115ad22604854d6b0fca151cecd94111770e5d6ffc9dc2b"
 
 
 # --- Hyperion CLMM (mainnet) --------------------------------------------------------------
