@@ -351,6 +351,15 @@ class OneClickApp(App[None]):
         await ctx.bus.close()
         await ctx.cache.close()
         await ctx.services.close()
+        # A connection whose worker was cancelled mid-query is closed by SQLAlchemy in a task
+        # of its own; let those finish while the loop runs, or closing the loop waits forever.
+        closing = [
+            task
+            for task in asyncio.all_tasks()
+            if "_terminate_graceful_close" in repr(task.get_coro())
+        ]
+        if closing:
+            await asyncio.wait(closing, timeout=SHUTDOWN_WAIT_SECONDS)
 
 
 def run_console(settings: Settings) -> None:
