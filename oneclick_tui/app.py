@@ -34,6 +34,7 @@ from oneclick_tui.messages import (
     MarketTrades,
 )
 from oneclick_tui.services.analytics.service import AnalyticsService
+from oneclick_tui.services.engine.live_runner import LiveEngineRunner, LiveStartError
 from oneclick_tui.services.engine.runner import EngineRunner
 from oneclick_tui.services.flatten import flatten_all
 from oneclick_tui.services.follows import FollowService
@@ -41,6 +42,8 @@ from oneclick_tui.services.health import HealthMonitor
 from oneclick_tui.services.live_feed import pump, subscribe_books
 from oneclick_tui.services.preflight import preflight
 from oneclick_tui.services.runtime import Services, open_services
+from oneclick_tui.services.wallet import passphrase
+from oneclick_tui.services.wallet.keystore import Keystore, KeystoreError, cryptfile_path
 from oneclick_tui.stores.bus import topics
 from oneclick_tui.stores.bus.base import Bus, Subscription
 from oneclick_tui.stores.cache.base import Cache
@@ -48,6 +51,7 @@ from oneclick_tui.stores.live import open_bus, open_cache
 from oneclick_tui.stores.timeseries.base import TimeSeriesStore
 from oneclick_tui.stores.timeseries_factory import open_timeseries
 from oneclick_tui.widgets.modals import ConfirmModal
+from oneclick_tui.widgets.passphrase_modal import PassphraseModal
 from oneclick_tui.widgets.status_bar import StatusBar, StatusSnapshot
 
 SHUTDOWN_WAIT_SECONDS = 3.0
@@ -74,7 +78,7 @@ class ConsoleContext:
     bus: Bus
     cache: Cache
     timeseries: TimeSeriesStore
-    runner: EngineRunner | None
+    runner: EngineRunner | LiveEngineRunner | None
     analytics: AnalyticsService
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -115,7 +119,8 @@ class OneClickApp(App[None]):
     COMMANDS = App.COMMANDS | {OneClickCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(key, f"switch_mode('{mode}')", label, id=f"app.mode.{mode}")
+            # shown in the mode strip at the top (widgets/mode_bar.py), not in the footer
+            Binding(key, f"switch_mode('{mode}')", label, show=False, id=f"app.mode.{mode}")
             for mode, (key, label) in MODE_KEYS.items()
         ),
         Binding(
@@ -153,6 +158,7 @@ class OneClickApp(App[None]):
         self._health: HealthMonitor | None = None
         self._engine_now: datetime | None = None
         self.last_books: dict[str, BookUpdated] = {}
+        self._asked_passphrase = False
 
     def on_mount(self) -> None:
         for mode, screen in _mode_screens().items():
@@ -170,8 +176,10 @@ class OneClickApp(App[None]):
         bus = await open_bus(self.settings)
         cache = await open_cache(self.settings)
         timeseries = await open_timeseries(self.settings, services.engine)
-        runner = None
-        if self._run_engine:
+        runner: EngineRunner | LiveEngineRunner | None = None
+        if self._run_engine and self.settings.network != "sim":
+            runner = await self._start_live(services, bus, cache, timeseries)
+        elif self._run_engine:
             runner = EngineRunner(
                 services,
                 bus,
@@ -191,14 +199,51 @@ class OneClickApp(App[None]):
         await self._start_feeds(self.ctx)
         self._health = HealthMonitor.for_stores(self.settings, services.engine, bus, timeseries)
         self.set_interval(1.0, self._poll_health)
-        if runner is not None:
+        await self._unlock_key_file()
+        if isinstance(runner, EngineRunner):
             await runner.start()
+        if runner is not None:
             self.run_worker(runner.run(self.ctx.stop), group="engine", exit_on_error=False)
         self._set_status(
             engine="running" if runner else ("attaching" if self.settings.redis_url else "stopped"),
             wallet=services.user.wallet_address,
         )
         self.post_message(Booted())
+
+    async def _start_live(
+        self, services: Services, bus: Bus, cache: Cache, timeseries: TimeSeriesStore
+    ) -> LiveEngineRunner | None:
+        """testnet/mainnet in one process: the live engine, started before the feeds (it
+        loads the live pairs); a node that cannot be used is said, and the console stays up."""
+        await self._unlock_key_file()
+        runner = LiveEngineRunner(services, bus, cache, timeseries)
+        try:
+            await runner.start()
+        except LiveStartError as exc:
+            await runner.shutdown()
+            self.notify(str(exc), title="engine not started", severity="error", timeout=60)
+            return None
+        return runner
+
+    async def _unlock_key_file(self) -> None:
+        """cryptfile keyring: ask its passphrase (once per process) before the engine signs."""
+        if self.settings.keyring_backend != "cryptfile" or passphrase.remembered() is not None:
+            return
+        if self._asked_passphrase:
+            return  # asked once; Escape means no signing for this run
+        self._asked_passphrase = True
+
+        async def check(secret: str) -> str | None:
+            try:
+                await asyncio.to_thread(Keystore.open, "cryptfile", passphrase=lambda: secret)
+            except KeystoreError as exc:
+                return str(exc)
+            return None
+
+        modal = PassphraseModal(check, str(cryptfile_path()))
+        secret = await self.push_screen_wait(modal)
+        if secret is not None:
+            passphrase.remember(secret)
 
     async def _start_feeds(self, ctx: ConsoleContext) -> None:
         self._subs = await subscribe_books(ctx.bus, ctx.pairs)
@@ -272,6 +317,10 @@ class OneClickApp(App[None]):
                 self._set_status(engine="stopped")
                 self.post_message(BootFailed(str(error)))
                 self.notify(f"could not start: {error}", severity="error", timeout=30)
+            elif event.worker.group == "engine":
+                # the status bar must not keep saying "running" for an engine that died
+                self._set_status(engine="stopped")
+                self.notify(f"engine stopped: {error}", severity="error", timeout=60)
             else:
                 self.notify(f"{event.worker.name}: {error}", severity="error", timeout=10)
 
@@ -310,7 +359,7 @@ class OneClickApp(App[None]):
     def market_now(self) -> datetime:
         """The market's clock: the simulator's (which may run faster than real time)."""
         runner = self.ctx.runner if self.ctx else None
-        if runner is not None and runner.exchange is not None:
+        if isinstance(runner, EngineRunner) and runner.exchange is not None:
             return runner.exchange.now
         if self._engine_now is not None:
             return self._engine_now
@@ -369,6 +418,7 @@ def run_console(settings: Settings) -> None:
     terminal is taken over; warnings (a degraded InfluxDB) are repeated after exit.
     """
     report = asyncio.run(preflight(settings))
+    passphrase.unlock(settings, interactive=False)  # from keyring_passphrase_file, if set
     OneClickApp(settings).run()
     for warning in report.warnings:
         print(f"oneclick: warning: {warning}", file=sys.stderr)

@@ -56,7 +56,35 @@ class AptosSettings(BaseModel):
     indexer_url: str | None = None
     """Indexer GraphQL endpoint (default per network)."""
     api_key: SecretStr | None = None
-    """API key sent as a bearer token to the fullnode and indexer."""
+    """API key sent as a bearer token to the fullnode, the indexer and Decibel."""
+    decibel_url: str | None = None
+    """Decibel REST API base, e.g. https://api.mainnet.aptoslabs.com/decibel (default per
+    network); live order books are snapshotted from it."""
+    decibel_ws_url: str | None = None
+    """Decibel WebSocket, e.g. wss://api.mainnet.aptoslabs.com/decibel/ws (default per
+    network); live order books are kept current from it."""
+    decibel_markets: dict[str, str] = Field(
+        default_factory=lambda: {"APT/USDC": "APT/USD", "APT/USDT": "APT/USD"}
+    )
+    """Our pair -> the Decibel market (its name, or its 0x address) whose order book copies
+    are paper-filled against. These pairs are what the live engine copies; a lead trade on
+    any other pair is skipped and counted."""
+    poll_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    """How often each followed trader's account is polled for new transactions."""
+    max_lead_age_s: float = Field(default=120.0, gt=0, le=86_400)
+    """A lead trade seen later than this after it traded (engine was down, node behind) is
+    recorded but not copied: each follower gets a `lead_too_old` skip."""
+    execution: Literal["paper", "chain"] = "paper"
+    """paper: copies fill against the live books and nothing is submitted; chain: copies are
+    signed with the followers' keyring keys and submitted to the fullnode (real money)."""
+
+    @field_validator("decibel_url", "decibel_ws_url")
+    @classmethod
+    def _decibel_scheme(cls, value: str | None, info: Any) -> str | None:
+        schemes = ("http", "https") if info.field_name == "decibel_url" else ("ws", "wss")
+        if value is not None and urlsplit(value).scheme not in schemes:
+            raise ValueError(f"must be a URL with scheme {' or '.join(schemes)}, got {value!r}")
+        return value
 
 
 class SimSettings(BaseModel):
@@ -91,6 +119,9 @@ class Settings(BaseSettings):
     """sim (built-in simulated exchange), testnet or mainnet."""
     keyring_backend: KeyringBackendName = "auto"
     """auto picks the OS store; cryptfile is an opt-in passphrase-encrypted file."""
+    keyring_passphrase_file: Path | None = None
+    """cryptfile only: a file (mode 600) holding its passphrase, for services that cannot be
+    asked (a headless engine under systemd); otherwise the terminal or the console asks."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     aptos: AptosSettings = Field(default_factory=AptosSettings)
     sim: SimSettings = Field(default_factory=SimSettings)

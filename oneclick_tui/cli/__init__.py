@@ -56,10 +56,11 @@ def root(
     if ctx.invoked_subcommand is None:
         from oneclick_tui.app import run_console
         from oneclick_tui.services.preflight import PreflightError
+        from oneclick_tui.services.wallet.passphrase import PassphraseFileError
 
         try:
             run_console(ctx.obj)
-        except PreflightError as exc:
+        except (PreflightError, PassphraseFileError) as exc:
             fail(str(exc))
 
 

@@ -156,14 +156,16 @@ def rotate_key(
     batch: int = typer.Option(500, "--batch", min=1),
 ) -> None:
     """New data key for session fields; re-encrypt in batches; retire unused old keys."""
+    from oneclick_tui.services.wallet import passphrase
     from oneclick_tui.services.wallet.keystore import KeystoreError, select_backend
     from oneclick_tui.stores.db import make_engine
     from oneclick_tui.stores.security import fieldcrypt as fc
 
     settings = settings_of(ctx)
     try:
+        passphrase.unlock(settings, interactive=True)
         store = fc.KeyringKeyStore(select_backend(settings.keyring_backend), _scope(settings))
-    except KeystoreError as exc:
+    except (KeystoreError, passphrase.PassphraseFileError) as exc:
         fail(str(exc))
 
     async def go() -> tuple[str, int, list[str]]:

@@ -13,6 +13,7 @@ import typer
 
 from oneclick_tui.cli.common import fail, print_json, run, settings_of
 from oneclick_tui.config import Settings
+from oneclick_tui.services.wallet import passphrase
 from oneclick_tui.services.wallet.keys import WalletKeyError, normalize_address
 from oneclick_tui.services.wallet.keystore import Keystore, KeystoreError
 from oneclick_tui.services.wallet.service import WalletInfo, WalletService
@@ -24,8 +25,11 @@ app = typer.Typer(help="Manage wallets: keys live in the OS keyring only.", no_a
 async def wallet_service(settings: Settings) -> AsyncIterator[tuple[WalletService, str | None]]:
     """The service on the configured keyring and database; DB trouble is a warning only."""
     try:
-        keystore = Keystore.open(settings.keyring_backend, passphrase=_ask_passphrase)
-    except KeystoreError as exc:
+        passphrase.unlock(settings, interactive=False)  # keyring_passphrase_file, if set
+        keystore = Keystore.open(
+            settings.keyring_backend, passphrase=passphrase.remembered() or _ask_passphrase
+        )
+    except (KeystoreError, passphrase.PassphraseFileError) as exc:
         fail(str(exc))
     from oneclick_tui.services.wallet.registry import WalletRegistry
     from oneclick_tui.stores.db import ensure_schema, make_engine, session_factory

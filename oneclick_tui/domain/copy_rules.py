@@ -60,6 +60,9 @@ class SkipReason(StrEnum):
     INSUFFICIENT_BALANCE = "insufficient_balance"
     SLIPPAGE = "slippage"
     PAIR_INACTIVE = "pair_inactive"
+    LEAD_TOO_OLD = "lead_too_old"
+    """Live networks: the lead trade was seen too late (engine down, node behind) to copy
+    at today's prices."""
 
 
 # Risk categories in increasing order; a tolerance admits every category up to its own,

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from oneclick_tui.widgets.mode_bar import ModeBar
 from oneclick_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -15,9 +16,12 @@ if TYPE_CHECKING:
 
 
 class ConsoleScreen(Screen[None]):
-    """A mode's base screen: its body, then the status bar and the footer."""
+    """A mode's base screen: the mode strip, its body, then the status bar and the footer."""
 
     def compose(self) -> ComposeResult:
+        from oneclick_tui.app import MODE_KEYS
+
+        yield ModeBar(MODE_KEYS, self.console.settings.keymap, id="modes")
         yield from self.body()
         yield StatusBar(clock=self.console.clock, id="status")
         yield Footer(compact=True)

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 
 from oneclick_tui.messages import BookUpdated, Booted, CopyActivity, MarketTrades
 from oneclick_tui.screens.base import ConsoleScreen
+from oneclick_tui.services.engine.runner import EngineRunner
 from oneclick_tui.services.market_view import TIMEFRAMES, candle_bars
 from oneclick_tui.stores.timeseries.base import TimeSeriesError
 from oneclick_tui.widgets.candle_chart import CandleChart
@@ -164,8 +165,8 @@ class MarketsScreen(ConsoleScreen):
             return
         now = self.console.clock()
         runner = ctx.runner
-        if runner is not None and runner.exchange is not None:
-            now = runner.exchange.now
+        if isinstance(runner, EngineRunner) and runner.exchange is not None:
+            now = runner.exchange.now  # the simulator's clock
         chart = self.query_one(CandleChart)
         try:
             bars = await candle_bars(

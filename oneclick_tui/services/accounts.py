@@ -16,7 +16,7 @@ from oneclick_tui.stores.repositories import Repositories
 
 LOCAL_USER = "local"
 PAPER_CASH: dict[str, Decimal] = {"USDC": Decimal(10_000), "USDT": Decimal(10_000)}
-"""What a new paper account starts with on the simulated market."""
+"""What a new paper account starts with (simulator, or live networks with paper execution)."""
 
 
 async def ensure_local_user(repos: Repositories, paper: bool) -> e.User:

@@ -291,7 +291,8 @@ def keyring_status(
         try:
             ks._backend_class("cryptfile")
         except ks.KeystoreError as exc:
-            return KeyringStatus("none", "cryptfile", str(exc), "pip install keyrings.cryptfile")
+            fix = 'pip install "oneclick-tui[cryptfile]"'
+            return KeyringStatus("none", "cryptfile", str(exc), fix)
         path = ks.cryptfile_path()
         where = f"{path}" if path.exists() else f"{path} (created with the first key)"
         return KeyringStatus(

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from oneclick_tui.domain import entities as e
 from oneclick_tui.services import audit
 from oneclick_tui.services.runtime import Services
-from oneclick_tui.stores.errors import NotFoundError
+from oneclick_tui.services.wallet.keys import WalletKeyError, normalize_address
+from oneclick_tui.stores.errors import NotFoundError, ValidationError
 from oneclick_tui.stores.models import FollowRelationship, Position, Trade, Trader, TradingPair
 
 
@@ -80,6 +81,14 @@ class PositionRow:
     updated_at: datetime
 
 
+def _long_address(text: str) -> str | None:
+    """The canonical long form (0x + 64 hex) of an account address, None if it is not one."""
+    try:
+        return normalize_address(text)
+    except WalletKeyError:
+        return None
+
+
 def as_dict(row: Any) -> dict[str, Any]:
     """A view row as JSON-ready data (Decimals and datetimes become strings later)."""
     return dataclasses.asdict(row)
@@ -92,15 +101,35 @@ class FollowService:
         self.s = services
         self.user_id = services.user.id
 
-    async def resolve(self, ident: str) -> e.Trader:
-        """A trader by address (0x...) or display name, case-insensitive."""
+    async def resolve(self, ident: str, *, register: bool = False) -> e.Trader:
+        """A trader by address (0x..., short or long form) or display name, case-insensitive.
+
+        With `register` on a live network, an Aptos account no one has followed yet becomes a
+        trader row, so any lead trader can be followed by his address: his name is the short
+        address and his risk category "medium" until analytics know better.
+        """
         key = ident.strip()
-        column = Trader.wallet_address if key.startswith("0x") else func.lower(Trader.display_name)
+        is_address = key.startswith("0x")
+        address = _long_address(key) if is_address else None
         async with self.s.sessions() as session:
-            row = await session.scalar(select(Trader).where(column == key.lower()))
-        if row is None:
-            raise NotFoundError(f"no trader named or at {ident!r}; see `oneclick traders`")
-        return await self.s.repos.traders.get(row.id)
+            if is_address:
+                forms = {key.lower()} | ({address} if address else set())
+                row = await session.scalar(
+                    select(Trader).where(Trader.wallet_address.in_(sorted(forms)))
+                )
+            else:
+                row = await session.scalar(
+                    select(Trader).where(func.lower(Trader.display_name) == key.lower())
+                )
+        if row is not None:
+            return await self.s.repos.traders.get(row.id)
+        if register and is_address and self.s.settings.network != "sim":
+            if address is None:
+                raise ValidationError(f"not an Aptos account address: {key[:80]!r}")
+            return await self.s.repos.traders.register(
+                address, f"{address[:6]}…{address[-4:]}", risk_category="medium"
+            )
+        raise NotFoundError(f"no trader named or at {ident!r}; see `oneclick traders`")
 
     async def traders(self) -> list[TraderRow]:
         trades = (
@@ -146,7 +175,7 @@ class FollowService:
         ]
 
     async def follow(self, ident: str, copy_pct: Decimal, **terms: Any) -> e.Follow:
-        trader = await self.resolve(ident)
+        trader = await self.resolve(ident, register=True)
         follow = await self.s.repos.follows.follow(
             self.user_id, trader.id, copy_percentage=copy_pct, **terms
         )

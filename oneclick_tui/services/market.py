@@ -183,10 +183,10 @@ async def publish_tick(pipeline: MarketPipeline, bus: Bus, cache: Cache, at: dat
         tops.append(
             (
                 f"tob:{pair}",
-                {
-                    "bid": _str(_price(book.best_bid())),
-                    "ask": _str(_price(book.best_ask())),
-                    "mid": _str(book.mid()),
+                {  # "" = no level yet on that side (a cache hash holds strings only)
+                    "bid": _str(_price(book.best_bid())) or "",
+                    "ask": _str(_price(book.best_ask())) or "",
+                    "mid": _str(book.mid()) or "",
                     "seq": str(book.seq),
                 },
             )

@@ -6,8 +6,8 @@ taken from (PostgreSQL: `pg_export_snapshot()` handed to `pg_dump --snapshot`), 
 dump file's own SHA-256. `restore()` refuses a file whose checksum differs and, after
 restoring, recomputes every table and reports any difference.
 
-PostgreSQL: `pg_dump -Fc` / `pg_restore` (must be on PATH, same major version or newer than
-the server). SQLite: the online backup API, safe while the console is running.
+PostgreSQL: `pg_dump -Fc` / `pg_restore` / `psql` (must be on PATH, same major version or
+newer than the server). SQLite: the online backup API, safe while the console is running.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import shutil
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,11 +125,53 @@ async def _pg_current_stats(url: str) -> TableStats:
         await conn.close()
 
 
+# pg_restore --clean drops each partition's copy of a parent key or index on its own, which
+# PostgreSQL refuses ("cannot drop inherited constraint"); dropping the tables drops them.
+_INHERITED_DROP = re.compile(
+    r"^(ALTER TABLE IF EXISTS ONLY oneclick_partitions\.\S+ DROP CONSTRAINT IF EXISTS "
+    r"|DROP INDEX IF EXISTS oneclick_partitions\.)"
+)
+
+
+def _without_inherited_drops(script: Path) -> None:
+    """Remove those drops from the clean-up prelude (before the first CREATE) of a script."""
+    out = script.with_suffix(".filtered.sql")
+    with script.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+        prelude = True
+        for line in src:
+            if prelude and line.startswith("CREATE "):
+                prelude = False
+            if prelude and _INHERITED_DROP.match(line):
+                continue
+            dst.write(line)
+    out.replace(script)
+
+
 async def _pg_restore(url: str, dump: Path, no_owner: bool) -> None:
-    argv = ["pg_restore", "--clean", "--if-exists", "--single-transaction", "--exit-on-error"]
+    """pg_restore into a script, then psql runs it in one transaction (all or nothing).
+
+    Why not pg_restore straight into the database: with monthly partitions (migration 0005)
+    its --clean step fails on inherited constraints; the script is cleaned of those first.
+    """
+    argv = ["pg_restore", "--clean", "--if-exists"]
     if no_owner:
         argv.append("--no-owner")
-    await _run(*argv, "--dbname", libpq_url(url), str(dump))
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "restore.sql"
+        await _run(*argv, "--file", str(script), str(dump))
+        await asyncio.to_thread(_without_inherited_drops, script)
+        await _run(
+            "psql",
+            "--no-psqlrc",
+            "--quiet",
+            "--set",
+            "ON_ERROR_STOP=1",
+            "--single-transaction",
+            "--dbname",
+            libpq_url(url),
+            "--file",
+            str(script),
+        )
 
 
 # --- SQLite -------------------------------------------------------------------------------

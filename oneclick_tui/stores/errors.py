@@ -61,7 +61,8 @@ def constraint_name(exc: IntegrityError) -> str | None:
     cause: Any = getattr(orig, "__cause__", None)
     name = getattr(cause, "constraint_name", None)
     if name:
-        return str(name)
+        # A monthly partition's copy of a key is `<key>__<partition>` (migration 0005).
+        return str(name).split("__", 1)[0]
     column = getattr(cause, "column_name", None)
     if column:  # asyncpg NotNullViolationError
         return f"not_null_{cause.table_name}_{column}"

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -179,7 +180,15 @@ class Trade(Base):
     __tablename__ = "trades"
     __table_args__ = (
         # The copy engine's exactly-once key: one copy (or skip) per follower per lead trade.
-        UniqueConstraint("user_id", "copy_of_trade_id"),
+        # created_at is in it because PostgreSQL partitions trades by it (a unique key must
+        # hold the partition key); a copy/skip row always carries its lead trade's created_at
+        # (database triggers, migration 0005), so this is as strong as (user, lead trade).
+        UniqueConstraint(
+            "user_id", "copy_of_trade_id", "created_at", name="uq_trades_user_id_copy_of_trade_id"
+        ),
+        # A lead's created_at is its chain time; a hash seen at another time is refused by a
+        # trigger (migration 0005), so this is as strong as a unique tx_hash.
+        UniqueConstraint("tx_hash", "created_at", name="uq_trades_tx_hash"),
         CheckConstraint(in_list("kind", e.TRADE_KINDS), name="kind"),
         CheckConstraint(in_list("trade_type", e.TRADE_TYPES), name="trade_type"),
         CheckConstraint(in_list("status", e.TRADE_STATUSES), name="status"),
@@ -219,10 +228,10 @@ class Trade(Base):
     pair_id: Mapped[int] = mapped_column(
         IdType, ForeignKey("trading_pairs.id", ondelete="RESTRICT"), index=True
     )
-    # The lead trade a copy or skip belongs to; copies keep it alive (RESTRICT).
-    copy_of_trade_id: Mapped[int | None] = mapped_column(
-        IdType, ForeignKey("trades.id", ondelete="RESTRICT"), index=True
-    )
+    # The lead trade a copy or skip belongs to; copies keep it alive (RESTRICT). Enforced by
+    # triggers, not a foreign key: on PostgreSQL trades is partitioned and its key is
+    # (id, created_at) (migration 0005 has the triggers for both backends).
+    copy_of_trade_id: Mapped[int | None] = mapped_column(IdType, index=True)
     trade_type: Mapped[str] = mapped_column(String(8))
     amount: Mapped[Decimal] = mapped_column(Amount())
     price: Mapped[Decimal | None] = mapped_column(Price())
@@ -232,9 +241,10 @@ class Trade(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     skip_reason: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    tx_hash: Mapped[str | None] = mapped_column(String(80), unique=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(80))
     chain_version: Mapped[int | None] = mapped_column(BigInteger)
     executed_at: Mapped[datetime | None] = _ts(nullable=True, index=True)
+    # The partition key on PostgreSQL (monthly); for a copy or skip, its lead trade's time.
     created_at: Mapped[datetime] = _ts()
 
 
@@ -390,7 +400,14 @@ class MetricPoint(Base):
 
     __tablename__ = "metric_points"
     __table_args__ = (
-        Index("ix_metric_points_series_time", "measurement", "series_key", "recorded_at"),
+        # One point per series and timestamp, as InfluxDB keeps it (migration 0006).
+        Index(
+            "uq_metric_points_measurement_series_key_recorded_at",
+            "measurement",
+            "series_key",
+            "recorded_at",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = _id()
@@ -565,4 +582,46 @@ class ChainCursor(Base):
 
     source: Mapped[str] = mapped_column(String(128), primary_key=True)
     cursor: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _ts()
+
+
+class ExecutionJournal(Base):
+    """Every signed transaction of a copy, committed BEFORE it is submitted (migration 0004).
+
+    Why: exactly-once with the chain. After a crash the engine finds here what it may have
+    sent — the same bytes to resubmit or the hash to look up — and never signs a second
+    transaction for a copy while the first could still land. The signed bytes, never the key.
+    No foreign key to `trades`: on PostgreSQL `trades` is partitioned and its primary key is
+    (id, created_at), which a key on `trade_id` alone cannot reference; the engine writes the
+    journal row and the copy's status change in one transaction instead.
+    """
+
+    __tablename__ = "execution_journal"
+    __table_args__ = (
+        CheckConstraint(
+            in_list("status", ("signed", "committed", "aborted", "refused", "expired")),
+            name="status",
+        ),
+        Index("ix_execution_journal_sender_seq", "sender", "sequence_number"),
+        Index(
+            "ix_execution_journal_open",
+            "trade_id",
+            postgresql_where=text("status = 'signed'"),
+            sqlite_where=text("status = 'signed'"),
+        ),
+    )
+
+    id: Mapped[int] = _id()
+    trade_id: Mapped[int] = mapped_column(IdType, unique=True)
+    chain_id: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(66))
+    sequence_number: Mapped[int] = mapped_column(BigInteger)
+    expiration_timestamp_secs: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    signed_bcs: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    vm_status: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()

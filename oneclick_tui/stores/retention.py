@@ -143,7 +143,7 @@ async def _archive_and_delete(
             rows = [tuple(r) for r in result.all()]
             if not rows:
                 return outcome
-            archive = _write_archive(archive_dir, rule, columns, rows)
+            archive = write_archive(archive_dir, rule, columns, rows)
             ids = [r[columns.index("id")] for r in rows]
             deleted = (await conn.execute(delete, {"ids": ids})).rowcount
             if deleted != len(ids):
@@ -158,10 +158,13 @@ def _ids_digest(ids: list[Any]) -> str:
     return hashlib.sha256("\n".join(str(i) for i in ids).encode()).hexdigest()
 
 
-def _write_archive(
+def write_archive(
     directory: Path, rule: Rule, columns: list[str], rows: list[tuple[Any, ...]]
 ) -> Path:
-    """Write CSV.gz + manifest, then read the file back and check it before returning."""
+    """Write CSV.gz + manifest, then read the file back and check it before returning.
+
+    Also how `oneclick db partitions detach --archive-dir` archives a detached month.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = directory / f"{rule.name}-{stamp}.csv.gz"

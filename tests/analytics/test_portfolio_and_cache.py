@@ -139,6 +139,15 @@ async def _board_via(engine: AsyncEngine, cache: Any) -> None:
             assert key == [(e.rank, e.position, e.trader_id, e.score, e.trades) for e in stored]
     top = await service.leaderboard(Period.ALL_TIME, RankMetric.RETURN_PCT, 3)
     assert len(top) == 3 and top[0].movement == "new"
+    # The one-GET snapshot and the sorted set + hash it shortcuts tell the same ranking.
+    from oneclick_tui.services.analytics import leaderboard as lb
+
+    cache = service.cache
+    assert cache is not None
+    fast = await lb.read_top(cache, Period.ALL_TIME, RankMetric.SHARPE, 100)
+    await cache.delete(lb.top_key(Period.ALL_TIME, RankMetric.SHARPE))
+    assert await lb.read_top(cache, Period.ALL_TIME, RankMetric.SHARPE, 100) == fast
+    assert fast
     # A second ranking over the same data: everybody stays, movement "same".
     await service.recompute()
     again = await service.leaderboard(Period.ALL_TIME, RankMetric.RETURN_PCT, 3)

@@ -124,6 +124,7 @@ async def test_rest_client_sends_key_and_market() -> None:
         transport=httpx.MockTransport(handle),
     )
     body = await client.depth(MARKET, limit=50)
+    await client.close()
     assert DecibelDepthAdapter({MARKET: WBTC}).parse(body) is not None
     assert seen[0].headers["Authorization"] == "Bearer node-key"
     assert seen[0].url.path == "/decibel/api/v1/depth"

@@ -32,6 +32,29 @@ def make_book() -> OrderBook:
     return book
 
 
+MODES = ("apply", "apply_delta", "apply_many", "apply_deltas")
+"""The four entry points; each has its own copy of the fast path, so every test of delta
+semantics runs through all of them."""
+
+Row = tuple[int, BookSide, D, D]
+
+
+def submit(book: OrderBook, mode: str, rows: list[Row]) -> tuple[int, DeltaStatus]:
+    """Apply ``rows`` through one entry point: (rows applied, status of the last looked at)."""
+    if mode == "apply_many":
+        return book.apply_many(rows)
+    deltas = [BookDelta(book.pair, seq, side, price, size, AT) for seq, side, price, size in rows]
+    if mode == "apply_deltas":
+        return book.apply_deltas(deltas)
+    applied, status = 0, DeltaStatus.APPLIED
+    for row, delta in zip(rows, deltas, strict=True):
+        status = book.apply(*row) if mode == "apply" else book.apply_delta(delta)
+        if status is not DeltaStatus.APPLIED:
+            break
+        applied += 1
+    return applied, status
+
+
 def test_queries_on_a_known_book() -> None:
     book = make_book()
     assert book.best_bid() == (D("9.99"), D("5"))
@@ -107,25 +130,40 @@ def test_batch_stops_at_first_problem() -> None:
     assert book.seq == 12 and book.needs_resync
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("price", "size"),
     [
         (D("9.97"), D("-1")),
         (D("9.97"), D("NaN")),
         (D("9.97"), D("Infinity")),
+        (D("9.99"), D("-1")),  # a known level
+        (D("9.99"), D("NaN")),
+        (D("9.99"), D("sNaN")),
         (D("0"), D("1")),
+        (D("-9.97"), D("1")),
+        (D("NaN"), D("1")),
+        (D("Infinity"), D("1")),
+        (D("-Infinity"), D("0")),
         (D("9.975"), D("1")),  # off tick
+        (D("9.975"), D("0")),  # off tick, absent removal
+        (D("1E+30"), D("1")),  # cannot be checked against the tick at 28 digits
         (D("9.97"), 1.0),
+        (D("9.99"), 1.0),
+        (D("9.99"), 0),
         ("9.97", D("1")),
+        ("9.99", D("0")),
+        (9.99, D("1")),
+        (None, D("1")),
     ],
 )
-def test_bad_levels_raise_typed_errors(price: object, size: object) -> None:
+def test_bad_levels_raise_typed_errors(mode: str, price: object, size: object) -> None:
     book = make_book()
+    before = (book.bids(), book.asks())
     with pytest.raises(InvalidLevelError):
-        book.apply(11, BID, price, size)  # type: ignore[arg-type]
-    with pytest.raises(InvalidLevelError):
-        book.apply_many([(11, BID, price, size)])  # type: ignore[list-item]
-    assert book.seq == 10
+        submit(book, mode, [(11, BID, price, size)])  # type: ignore[list-item]
+    assert book.seq == 10 and (book.bids(), book.asks()) == before
+    assert submit(book, mode, [(11, BID, D("9.97"), D("1"))]) == (1, DeltaStatus.APPLIED)
 
 
 def test_tick_is_checked_on_new_levels_and_absent_removals() -> None:
@@ -199,33 +237,54 @@ class NaiveBook:
         )
 
 
-prices = st.integers(min_value=1, max_value=60).map(lambda t: D(t) / 100)
-sizes = st.one_of(st.just(D(0)), st.integers(min_value=1, max_value=500).map(lambda q: D(q) / 10))
+def _on_grid(units: int, scale: int, exponent: str) -> D:
+    """units/scale written with a chosen exponent: 0.1, 0.10 and 0.100 are one price."""
+    return (D(units) / scale).quantize(D(exponent))
+
+
+prices = st.builds(_on_grid, st.integers(1, 60), st.just(100), st.sampled_from(["0.01", "0.001"]))
+sizes = st.one_of(
+    st.sampled_from([D(0), D("0.00"), D("-0")]),
+    st.builds(_on_grid, st.integers(1, 500), st.just(10), st.sampled_from(["0.1", "0.01"])),
+)
 deltas = st.lists(st.tuples(st.sampled_from([BID, ASK]), prices, sizes), max_size=80)
 
 
-@settings(max_examples=150, deadline=None)
-@given(deltas, st.integers(1, 10), st.integers(1, 400).map(lambda q: D(q) / 10), st.booleans())
+@settings(max_examples=250, deadline=None)
+@given(
+    deltas,
+    st.sampled_from(MODES),
+    st.lists(st.integers(1, 12), max_size=20),
+    st.integers(1, 10),
+    st.integers(1, 400).map(lambda q: D(q) / 10),
+)
 def test_matches_naive_reference(
-    rows: list[tuple[BookSide, D, D]], n: int, order: D, batch: bool
+    rows: list[tuple[BookSide, D, D]], mode: str, cuts: list[int], n: int, order: D
 ) -> None:
+    """Random deltas, cut into random batches, through one entry point, agree with the
+    obviously-right model after every batch; a crossing delta stops its batch."""
     book, ref = OrderBook("X", tick_size=D("0.01")), NaiveBook()
     book.load(0, [], [])
-    for seq, (side, price, size) in enumerate(rows, start=1):
-        if not ref.apply(side, price, size):
-            if batch:
-                assert book.apply_many([(seq, side, price, size)]) == (0, DeltaStatus.CROSSED)
-            else:
-                assert book.apply(seq, side, price, size) is DeltaStatus.CROSSED
-            assert book.needs_resync
-            book.load(seq, list(ref.bids.items()), list(ref.asks.items()))
-            continue
-        status = (
-            book.apply_many([(seq, side, price, size)])[1]
-            if batch
-            else book.apply(seq, side, price, size)
+    seq, applied, pending = 0, 0, list(rows)
+    while pending:
+        chunk = pending[: cuts.pop() if cuts else len(pending)]
+        ok = 0
+        for side, price, size in chunk:
+            if not ref.apply(side, price, size):
+                break
+            ok += 1
+        numbered = [(seq + 1 + j, side, price, size) for j, (side, price, size) in enumerate(chunk)]
+        crossed = ok < len(chunk)
+        assert submit(book, mode, numbered) == (
+            ok,
+            DeltaStatus.CROSSED if crossed else DeltaStatus.APPLIED,
         )
-        assert status is DeltaStatus.APPLIED
+        seq, applied = seq + ok, applied + ok
+        assert book.seq == seq and book.needs_resync is crossed and book.applied == applied
+        if crossed:
+            seq += 1  # the feed heals with a snapshot past the rejected delta
+            book.load(seq, list(ref.bids.items()), list(ref.asks.items()))
+        pending = pending[ok + crossed :]
         assert book.bids(n) == ref.top(BID, n)
         assert book.asks(n) == ref.top(ASK, n)
     assert book.bids() == ref.top(BID, 10**9)

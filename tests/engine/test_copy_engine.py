@@ -137,7 +137,7 @@ async def test_replayed_lead_trade_writes_nothing_new(world: World) -> None:
             select(func.count()).select_from(AuditLog).where(~AuditLog.action.startswith("row."))
         )
     assert total == 4  # one lead trade + one record per follower
-    assert audits == 3 + 2  # three decisions, two executions
+    assert audits == 3  # one per follower: a skip, two copies decided and filled (paper)
 
 
 async def test_paused_follower_gets_a_paused_skip(world: World) -> None:

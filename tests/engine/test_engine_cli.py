@@ -256,9 +256,12 @@ async def test_copies_of_followers_with_keys_are_signed_in_the_pool(
     try:
         result = await copier.on_lead_trade(lead)
         async with sessions() as s:
+            # paper: one audit row per copy, decision + signed hash + fill, keyed by the copy
             decided: dict[str | None, Any] = {
-                a.entity_id: a.after
-                for a in await s.scalars(select(AuditLog).where(AuditLog.action == "copy.decided"))
+                f"{a.before['user_id']}:{a.before['lead_trade_id']}": a.after
+                for a in await s.scalars(
+                    select(AuditLog).where(AuditLog.action == "copy.completed")
+                )
             }
     finally:
         signer.close()
@@ -269,6 +272,8 @@ async def test_copies_of_followers_with_keys_are_signed_in_the_pool(
     signed = decided[f"{ids[0]}:{result.lead_trade_id}"]["signed_tx"]
     assert signed["submitted"] is False and signed["sender"] == keys[ids[0]].address
     assert "signed_tx" not in decided[f"{ids[1]}:{result.lead_trade_id}"]
+    for after in decided.values():  # what was decided and what was filled, in the one row
+        assert {"side", "decided_amount", "worst_price", "amount", "price", "tx_hash"} <= set(after)
 
     # the same copy, signed again, decodes as the Hyperion swap with min-out from slippage
     again = signer_mod.CopySigner(keys)
@@ -287,3 +292,12 @@ async def test_copies_of_followers_with_keys_are_signed_in_the_pool(
     min_out = int.from_bytes(call.args[2], "little")
     assert amount_in == 84_600_000  # 84.6 USDC in 6-decimal base units
     assert min_out == 990_000_000  # 10 APT (8 decimals) less the 1% slippage bound
+
+
+def test_the_engine_survives_its_first_ticks_in_real_time(fresh_sqlite_url: str) -> None:
+    """At --speed 1 the first ticks come before the simulator's opening books: an empty book's
+    top must be published as such, not kill the engine (it did: None in a cache hash)."""
+    result = run_cli(fresh_sqlite_url, "engine", "--speed", "1", "--duration", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "engine.stopped" in result.stderr + result.stdout

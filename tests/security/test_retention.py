@@ -87,7 +87,7 @@ async def test_nothing_is_deleted_when_the_archive_does_not_verify(
 
 def test_a_tampered_archive_is_detected(tmp_path: Path) -> None:
     rule = retention.Rule("candles_1m", "market_data", "bucket_at", "1 = 1", {}, T0)
-    path = retention._write_archive(tmp_path, rule, ["id", "v"], [(1, "a"), (2, "b")])
+    path = retention.write_archive(tmp_path, rule, ["id", "v"], [(1, "a"), (2, "b")])
     manifest = path.with_name(path.name.replace(".csv.gz", ".manifest.json"))
     path.write_bytes(gzip.compress(b"id,v\n1,a\n"))
     with pytest.raises(retention.ArchiveError, match="checksum"):

@@ -86,8 +86,8 @@ async def loaded(fresh_pg_url: str) -> AsyncIterator[AsyncEngine]:
 def _index_names(node: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(node, dict):
-        if "Index Name" in node:
-            found.add(node["Index Name"])
+        if "Index Name" in node:  # a partition's index is `<parent index>__<partition>`
+            found.add(node["Index Name"].split("__", 1)[0])
         for value in node.values():
             found |= _index_names(value)
     elif isinstance(node, list):

@@ -106,3 +106,40 @@ def test_db_cli_unreachable_database_is_one_masked_line(monkeypatch: pytest.Monk
         "cannot reach the database at postgresql+asyncpg://bob:***@127.0.0.1:1/oneclick" in lines[0]
     )
     assert "hunter2" not in result.output
+
+
+async def test_0006_merges_duplicate_metric_points_like_influxdb(fresh_db_url: str) -> None:
+    """Points written twice before 0006 become one, newest field values winning."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from oneclick_tui.stores.db import make_engine
+    from oneclick_tui.stores.models import MetricPoint
+
+    await migrate.upgrade(fresh_db_url, "0005")
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    row = {"measurement": "equity", "series_key": "user=1", "tags": {"user": "1"}}
+    engine = make_engine(fresh_db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(MetricPoint),
+                [
+                    row | {"fields": {"cash": "100", "upnl": "5"}, "recorded_at": at},
+                    row | {"fields": {"cash": "90"}, "recorded_at": at},
+                    row | {"fields": {"cash": "1"}, "recorded_at": at.replace(day=2)},
+                ],
+            )
+        await migrate.upgrade(fresh_db_url, "0006")
+        async with engine.connect() as conn:
+            got = (
+                await conn.execute(
+                    select(MetricPoint.recorded_at, MetricPoint.fields).order_by(
+                        MetricPoint.recorded_at
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [(t.day, f) for t, f in got] == [(1, {"cash": "90", "upnl": "5"}), (2, {"cash": "1"})]

@@ -157,6 +157,34 @@ async def test_record_trades_and_exactly_once_copy(repos: Repositories) -> None:
     assert [t.id for t in await repos.trades.recent_for_user(user.id)] == [copy.id]
 
 
+async def test_a_copy_recorded_next_month_lives_at_its_leads_time(
+    repos: Repositories, engine: AsyncEngine
+) -> None:
+    """A late copy (engine down over the month's end) keeps the exactly-once key of its lead.
+
+    The key includes the lead's time (monthly partitions on PostgreSQL, migration 0005). The
+    repository writes the lead's time itself; 0005's trigger would also correct it.
+    """
+    user, trader, pair = await _world(repos)
+    lead = await repos.trades.record(
+        kind="lead", trader_id=trader.id, pair_id=pair.id, trade_type="buy", amount=D(10),
+        price=D("8.25"), status="completed", tx_hash="0xlate",
+    )  # fmt: skip
+    clock = repos.trades._clock
+    assert isinstance(clock, Clock)
+    clock.now += timedelta(days=40)  # the copy is recorded in the next month
+    copy = await repos.trades.record(
+        kind="copy", user_id=user.id, trader_id=trader.id, copy_of_trade_id=lead.id,
+        pair_id=pair.id, trade_type="buy", amount=D(1), price=D("8.25"),
+    )  # fmt: skip
+    assert copy.created_at == lead.created_at
+    async with engine.connect() as conn:
+        n = await conn.scalar(
+            select(func.count()).select_from(m.Trade).where(m.Trade.copy_of_trade_id == lead.id)
+        )
+    assert n == 1
+
+
 TRADE_REFUSALS: list[tuple[dict[str, Any], type[StoreError], str]] = [
     ({"kind": "lead"}, ValidationError, "a lead trade has no user"),
     ({"amount": D(0)}, ValidationError, "amount must be greater than 0, got 0"),

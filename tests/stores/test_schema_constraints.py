@@ -26,6 +26,19 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
 TABLES = Base.metadata.tables
 
+# What every execution_journal row needs besides its trade and hash (migration 0004).
+JOURNAL: dict[str, Any] = {
+    "chain_id": 2,
+    "sender": "0xs",
+    "sequence_number": 0,
+    "expiration_timestamp_secs": 1,
+    "signed_bcs": b"\x00",
+    "status": "signed",
+    "created_at": T0,
+    "updated_at": T0,
+}
+
+
 SEED: list[tuple[str, dict[str, Any]]] = [
     ("users", {"id": 1, "wallet_address": "0xu1", "status": "active", "verification_level": 0}),
     ("users", {"id": 2, "status": "active", "verification_level": 0}),
@@ -99,6 +112,17 @@ SEED: list[tuple[str, dict[str, Any]]] = [
     ),
     ("wallets", {"user_id": 1, "address": "0xw1"}),
     ("chain_cursors", {"source": "sim", "cursor": "0"}),
+    (
+        "metric_points",
+        {
+            "measurement": "equity",
+            "series_key": "user=1",
+            "tags": {"user": "1"},
+            "fields": {"value": "0"},
+            "recorded_at": T0,
+        },
+    ),
+    ("execution_journal", {"trade_id": 1, "tx_hash": "0xj1"} | JOURNAL),
 ]
 
 # A valid new row per table (no clash with the seed); each case overrides some columns.
@@ -149,10 +173,11 @@ VALID: dict[str, dict[str, Any]] = {
         "series_key": "user=1",
         "tags": {"user": "1"},
         "fields": {"value": "1"},
-        "recorded_at": T0,
+        "recorded_at": T1,
     },
     "wallets": {"user_id": 1, "address": "0xw2"},
     "chain_cursors": {"source": "aptos:testnet", "cursor": "1"},
+    "execution_journal": {"trade_id": 2, "tx_hash": "0xj2"} | JOURNAL,
 }
 
 LONG = "x" * 1001
@@ -280,6 +305,11 @@ CASES: list[tuple[str, dict[str, Any], str | tuple[str, ...]]] = [
     ("market_data", {"pair_id": 999}, "fk_market_data_pair_id_trading_pairs"),
     ("metric_points", {"measurement": None}, "not_null_metric_points_measurement"),
     (
+        "metric_points",
+        {"recorded_at": T0},
+        "uq_metric_points_measurement_series_key_recorded_at",
+    ),
+    (
         "follow_relationships",
         {"copy_percentage": D(0)},
         "ck_follow_relationships_copy_percentage_range",
@@ -343,6 +373,9 @@ CASES: list[tuple[str, dict[str, Any], str | tuple[str, ...]]] = [
     ("community_interactions", {"user_id": 999}, "fk_community_interactions_user_id_users"),
     ("audit_log", {"actor": None}, "not_null_audit_log_actor"),
     ("wallets", {"address": "0xw1"}, "uq_wallets_address"),
+    ("execution_journal", {"status": "maybe"}, "ck_execution_journal_status"),
+    ("execution_journal", {"trade_id": 1}, "uq_execution_journal_trade_id"),
+    ("execution_journal", {"tx_hash": "0xj1"}, "uq_execution_journal_tx_hash"),
     ("wallets", {"user_id": 999}, "fk_wallets_user_id_users"),
     ("chain_cursors", {"source": "sim"}, "pk_chain_cursors"),
 ]

@@ -156,6 +156,30 @@ async def test_raw_range_is_half_open_filtered_and_ordered(ts: Harness) -> None:
     assert await ts.store.query_range(m, T0 - timedelta(days=1), T0) == []
 
 
+async def test_a_point_written_again_is_one_point_with_its_fields_merged(ts: Harness) -> None:
+    """A retried write (same series, same time) must not count twice: InfluxDB keeps one
+    point per series and timestamp, merging the field sets with the newer values winning."""
+    m = ts.m("equity")
+    tags = {"user": "7"}
+    await ts.store.write([Point(m, tags, {"cash": D(100)}, T0)])
+    await ts.store.write([Point(m, tags, {"cash": D(100)}, T0)])  # the retry
+    await ts.store.write(
+        [Point(m, tags, {"cash": D(90), "upnl": D(5)}, T0), Point(m, tags, {"cash": D(1)}, T0)]
+    )
+    await ts.store.flush(10)
+    got = await ts.store.query_range(m, T0, T0 + timedelta(seconds=1))
+    assert [(p.at, p.fields) for p in got] == [(T0, {"cash": D(1), "upnl": D(5)})]
+    # ... and aggregates see it once: a retried trade is not twice the volume
+    trades = ts.m("trades")
+    await ts.store.write([trade(trades, "APT-USDC", 0.5, "10", "2")])
+    await ts.store.write([trade(trades, "APT-USDC", 0.5, "10", "2")])
+    await ts.store.flush(10)
+    (row,) = await ts.store.query_windows(
+        trades, T0, T0 + timedelta(minutes=1), Window.M1, OHLCV_FROM_TRADES
+    )
+    assert row.values["volume"] == D(2)
+
+
 async def test_tags_and_names_with_special_characters_round_trip(ts: Harness) -> None:
     m = ts.m("odd measure,ment")
     point = Point(m, {"pair": 'a b,c=d"e\\'}, {"fee rate,x": D("0.125")}, T0)

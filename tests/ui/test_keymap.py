@@ -27,3 +27,12 @@ async def test_a_remapped_key_switches_mode_and_the_old_one_does_not(console: Co
         assert not isinstance(app.screen, TradersScreen), "2 should no longer open Traders"
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: isinstance(app.screen, TradersScreen), 10, "Traders")
+
+
+async def test_the_mode_strip_shows_the_remapped_key(console: Console) -> None:
+    from oneclick_tui.widgets.mode_bar import ModeBar
+
+    async with console() as (app, pilot):
+        await wait_until(pilot, lambda: app.screen.query(ModeBar), 10, "the mode strip")
+        text = str(app.screen.query_one(ModeBar).render())
+        assert "^t Traders" in text and "2 Traders" not in text

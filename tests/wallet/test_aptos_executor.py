@@ -167,3 +167,24 @@ async def test_standin_rejects_a_forged_signature(node: StandinNode, key: Wallet
 async def test_executor_repr_holds_no_secret(executor: AptosExecutor) -> None:
     secret = executor.key.aip80().removeprefix("ed25519-priv-0x")
     assert secret not in repr(executor) and secret not in str(executor)
+
+
+async def test_standin_refuses_a_second_transaction_with_a_pending_sequence_number(
+    node: StandinNode, key: WalletKey
+) -> None:
+    """As the real mempool: same bytes again are accepted, other bytes with that number not."""
+    import aiohttp
+
+    from oneclick_tui.services.wallet.signing import TxParams, sign_payload
+
+    node.hold_commits = True
+    first = sign_payload(key, payloads.apt_transfer(RECIPIENT, 5), TxParams.expiring_in(0, 4))
+    other = sign_payload(key, payloads.apt_transfer(RECIPIENT, 6), TxParams.expiring_in(0, 4))
+    headers = {"Content-Type": "application/x.aptos.signed_transaction+bcs"}
+    async with aiohttp.ClientSession() as http:
+        statuses = []
+        for body in (first.bcs, other.bcs, first.bcs):
+            resp = await http.post(node.base_url + "/transactions", data=body, headers=headers)
+            statuses.append((resp.status, (await resp.json()).get("error_code")))
+    assert statuses == [(202, None), (400, "invalid_transaction_update"), (202, None)]
+    assert node.submit_counts == {first.hash: 2}

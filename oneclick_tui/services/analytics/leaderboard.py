@@ -6,9 +6,10 @@ the order `rank_traders` already lists them in) and `competition_rank` the share
 see; `previous_rank` is the competition rank in the ranking this one replaced (NULL = new).
 
 The cache holds one sorted set per (period, metric) with the float score (it only orders;
-the exact Decimal stays in the table) and a hash with each entry's display fields. Readers
-take the top N from the sorted set and recompute the tie ranks from the scores, so a read
-needs two round trips and no database.
+the exact Decimal stays in the table), a hash with each entry's display fields, and a
+ready-ranked snapshot of the top `TOP_SNAPSHOT` entries as one JSON value. The screen asks
+for the top 100 many times a second, so that read is one GET and one parse; deeper reads take
+the sorted set and the hash (two round trips) and recompute the tie ranks from the scores.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def key(period: Period, metric: RankMetric) -> str:
 
 def info_key(period: Period, metric: RankMetric) -> str:
     return f"lbinfo:{period.value}:{metric.value}"
+
+
+def top_key(period: Period, metric: RankMetric) -> str:
+    return f"lbtop:{period.value}:{metric.value}"
+
+
+TOP_SNAPSHOT = 250
+"""How many ranked entries the one-GET snapshot holds (the screen shows 100)."""
 
 
 async def current_stats(
@@ -207,12 +216,32 @@ async def publish(
     if leavers:
         await cache.zrem(zkey, *leavers)
         await cache.hdel(ikey, *leavers)
+    await cache.set(top_key(period, metric), _snapshot(entries[:TOP_SNAPSHOT]))
+
+
+def _snapshot(entries: Sequence[LeaderboardEntry]) -> bytes:
+    """Entries as compact JSON rows (field order of `LeaderboardEntry`; score as text)."""
+    return json_dumps(
+        [[e.rank, e.position, e.trader_id, e.trader, str(e.score), e.trades,
+          e.previous_rank, e.movement, e.places] for e in entries]
+    )  # fmt: skip
+
+
+def _from_snapshot(raw: bytes, n: int) -> list[LeaderboardEntry]:
+    return [
+        LeaderboardEntry(r[0], r[1], r[2], r[3], Decimal(r[4]), r[5], r[6], r[7], r[8])
+        for r in json_loads(raw)[:n]
+    ]
 
 
 async def read_top(
     cache: Cache, period: Period, metric: RankMetric, n: int = 100
 ) -> list[LeaderboardEntry]:
     """Top ``n`` from the cache, best first, with competition ranks and movement."""
+    if n <= TOP_SNAPSHOT:
+        raw = await cache.get(top_key(period, metric))
+        if raw is not None:
+            return _from_snapshot(raw, n)
     descending = not metric.ascending
     top = await cache.ztop(key(period, metric), n, descending=descending)
     if not top:

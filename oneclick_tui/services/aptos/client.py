@@ -7,7 +7,10 @@ strings and JSON floats (there should be none) are parsed as ``Decimal``.
 
 Shapes follow the Aptos node API (aptos-core ``api/doc/spec.yaml``): ``GET /v1`` returns the
 ledger info, ``GET /v1/accounts/{address}/transactions?start=&limit=`` returns the account's
-committed transactions by *account sequence number* (not ledger version), oldest first, and
+committed transactions by *account sequence number* (not ledger version), oldest first,
+``POST /v1/view`` runs a Move view function (body ``{"function", "type_arguments",
+"arguments"}``, answer a JSON array of its return values, u64 as decimal strings; a bad
+function or argument is 400 ``invalid_input``: aptos-core ``api/src/view_function.rs``), and
 errors are ``{"message", "error_code", "vm_error_code"}``.
 """
 
@@ -21,12 +24,19 @@ from typing import Any
 import httpx
 
 from oneclick_tui.config import AptosSettings
+from oneclick_tui.services.wallet.contracts import FA_METADATA_TYPE, PRIMARY_FUNGIBLE_STORE_MODULE
 
 DEFAULT_FULLNODES = {
     "mainnet": "https://api.mainnet.aptoslabs.com/v1",
     "testnet": "https://api.testnet.aptoslabs.com/v1",
 }
 MAX_PAGE = 100  # the node's default maximum page size for transaction listings
+U64_MAX = 2**64 - 1
+FA_BALANCE_FUNCTION = f"{PRIMARY_FUNGIBLE_STORE_MODULE}::balance"
+"""``#[view] balance<T: key>(account: address, metadata: Object<T>): u64`` (aptos-framework
+primary_fungible_store.move): 0 when the account has no primary store for that asset."""
+CHAIN_IDS = {"mainnet": 1, "testnet": 2}
+"""The chain id ``GET /v1`` reports for each network (a node on another chain is refused)."""
 
 
 class FullnodeError(Exception):
@@ -61,6 +71,21 @@ def parse_json(text: str | bytes) -> Any:
         raise MalformedResponse(f"body is not valid JSON ({exc})") from None
 
 
+def json_http_client(
+    base_url: str,
+    api_key: str | None,
+    timeout: httpx.Timeout | float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An httpx client for an Aptos Labs JSON API (fullnode, Decibel): bearer key if any."""
+    headers = {"Accept": "application/json", "User-Agent": "oneclick-tui"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+    )
+
+
 @dataclass
 class FullnodeClient:
     """Reads one fullnode; the API key, when set, goes out as ``Authorization: Bearer``."""
@@ -83,14 +108,11 @@ class FullnodeClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
-            headers = {"Accept": "application/json", "User-Agent": "oneclick-tui"}
-            if self.api_key:
-                headers["Authorization"] = f"Bearer {self.api_key}"
-            self._http = httpx.AsyncClient(
-                base_url=self.base_url.rstrip("/"),
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-                transport=self.transport,
+            self._http = json_http_client(
+                self.base_url,
+                self.api_key,
+                httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
+                self.transport,
             )
         return self._http
 
@@ -100,8 +122,15 @@ class FullnodeClient:
 
     async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path`` (relative to /v1) and return the decoded body, or raise FullnodeError."""
+        return await self._send("GET", path, params=params)
+
+    async def post_json(self, path: str, body: Any) -> Any:
+        """POST JSON ``body`` to ``path`` (relative to /v1); the decoded answer or FullnodeError."""
+        return await self._send("POST", path, json=body)
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            resp = await self._client().get(path, params=params)
+            resp = await self._client().request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise FullnodeError(f"timed out: {type(exc).__name__}", retryable=True) from None
         except httpx.HTTPError as exc:
@@ -110,9 +139,34 @@ class FullnodeClient:
             raise _error_from(resp)
         return parse_json(resp.content)
 
+    async def fa_balance(self, account: str, metadata: str) -> int:
+        """``account``'s primary-store balance of the fungible asset ``metadata``, in base units.
+
+        A view call, not a resource read: the primary store lives at an address derived from
+        both, and the view also answers 0 for an account that never held the asset. The
+        answer must be exactly ``["<u64>"]``; anything else is refused, never guessed at.
+        """
+        body = {
+            "function": FA_BALANCE_FUNCTION,
+            "type_arguments": [FA_METADATA_TYPE],
+            "arguments": [account, metadata],
+        }
+        data = await self.post_json("/view", body)
+        if not isinstance(data, list) or len(data) != 1:
+            raise MalformedResponse("view balance: expected a JSON array of one value")
+        (value,) = data
+        if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+            raise MalformedResponse(f"view balance: {value!r} is not a u64 string")
+        amount = int(value)
+        if amount > U64_MAX:
+            raise MalformedResponse(f"view balance: {value} is beyond u64")
+        return amount
+
     async def ledger_info(self) -> dict[str, Any]:
-        """``GET /v1``: chain id, ledger version and timestamp (µs), as the node reports them."""
-        data = await self.get_json("/")
+        """``GET /v1``: chain id, ledger version and timestamp (µs), as the node reports them.
+
+        The base URL itself, not ``/v1/``: the index is routed without the trailing slash."""
+        data = await self.get_json(self.base_url.rstrip("/"))
         if not isinstance(data, dict) or "ledger_version" not in data:
             raise MalformedResponse("ledger info without ledger_version")
         return data

@@ -63,6 +63,10 @@ class PollResult:
     trades: list[LeadTrade]
     next_sequence: int
     error: str | None = None
+    outage: bool = False
+    """True when the node itself failed (unreachable, timed out, 429/5xx): polling other
+    accounts now would fail the same way, so the caller backs off. A malformed page of one
+    account is not an outage."""
 
 
 class AccountWatcher:
@@ -100,7 +104,7 @@ class AccountWatcher:
             return None
         return int(json.loads(row.cursor)["next_sequence_number"])
 
-    async def _start(self) -> int:
+    async def begin(self) -> int:
         """The stored cursor, or where a new follow begins (and that is stored at once)."""
         start = await self.next_sequence()
         if start is not None:
@@ -128,7 +132,7 @@ class AccountWatcher:
         self.stats.polls += 1
         delivered: list[LeadTrade] = []
         try:
-            start = await self._start()
+            start = await self.begin()
         except FullnodeError as exc:
             return self._stopped(-1, delivered, exc)
         for _ in range(self.max_pages):
@@ -190,7 +194,8 @@ class AccountWatcher:
         self.stats.last_error = str(exc)
         level = logging.WARNING if exc.retryable else logging.ERROR
         log.log(level, "poll of %s stopped at sequence %d: %s", self.address, start, exc)
-        return PollResult(delivered, start, str(exc))
+        outage = exc.retryable and not isinstance(exc, MalformedResponse)
+        return PollResult(delivered, start, str(exc), outage)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,25 @@
 """The copy engine: a lead trade in, one copy or skip per live follower out, exactly once.
 
 For each lead trade, in ONE transaction: the lead trade row (keyed by its transaction hash),
-then a decision per live follow that has no record yet — a pending copy or a skip with its
-reason — and an audit row per decision. A follower whose wallet key is loaded gets his copy
-built as a Hyperion swap and signed (in a thread pool, `signer.py`) before that commit; the
-signed hash goes into the decision's audit row, so the intent is durable before anything is
-executed, and paper mode never submits it. Then, in a second transaction, the pending copies are
-executed (paper: against the live book), moved to completed or failed, and the positions
-updated. A crash between the two leaves pending rows that `recover()` finishes or fails; a
-replayed lead trade finds every follower already decided and writes nothing.
+then a decision per live follow that has no record yet — a copy or a skip with its reason —
+and an audit row per decision. A follower whose wallet key is loaded gets his copy built as a
+Hyperion swap and signed (thread pool, `signer.py`, while the copy rows and positions are
+written) before that commit; the hash goes into the copy's audit row (paper never submits it).
+
+Execution goes through an `Executor` (`services/execution/base.py`). Paper (the default):
+the copies are filled against the live book in that same transaction and written once,
+completed or failed, with the positions and ONE audit row per copy (decision, signed hash
+and outcome) — a crash loses all of it and the replayed lead redoes all of it. Live
+(`AptosExecutor`): the copies are committed pending first; each is then signed and
+journaled (`execution_journal`, pending -> submitted, one commit) before it is submitted,
+and its outcome recorded in a last transaction. `recover()` settles submitted copies from
+the journal by hash and finishes (or fails as stale) pending ones; a replayed lead trade
+finds every follower already decided and writes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,9 +45,18 @@ from oneclick_tui.domain.copy_rules import (
 )
 from oneclick_tui.domain.market_events import LeadTrade, PairSpec, Side
 from oneclick_tui.domain.orderbook import OrderBook
-from oneclick_tui.services.engine.catalog import Catalog, PairInfo
-from oneclick_tui.services.engine.paper import PaperFill, fill_on_book
+from oneclick_tui.services.engine.catalog import Catalog, PairInfo, TraderInfo
 from oneclick_tui.services.engine.signer import CopySigner, CopyToSign
+from oneclick_tui.services.execution import journal as journal_store
+from oneclick_tui.services.execution.base import (
+    Executor,
+    Order,
+    Outcome,
+    PaperExecutor,
+    SubmissionJournal,
+)
+from oneclick_tui.services.execution.journal import DbJournal
+from oneclick_tui.services.wallet.signing import SignedTx
 from oneclick_tui.stores import copy_store as cs
 from oneclick_tui.stores.models import Trade
 
@@ -64,6 +80,10 @@ class FanOut:
     ignored: str | None = None
     handoff: Handoff | None = field(default=None, repr=False)
     """What the execute step needs, kept from the decide step (see `Handoff`)."""
+
+
+class _Contended(Exception):
+    """Some decided rows already existed: redo the fan-out on the two-step path."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +116,20 @@ class CopyEngine:
         stale_after: timedelta = timedelta(minutes=5),
         notify: Notify | None = None,
         signer: CopySigner | None = None,
+        executor: Executor | None = None,
+        journal: SubmissionJournal | None = None,
+        max_lead_age: timedelta | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.max_lead_age = max_lead_age
+        """Live: a lead trade older than this (by `clock`) when seen is recorded, and every
+        follower gets a `lead_too_old` skip. None (the simulator, whose replays are old by
+        design): no limit."""
+        self.clock = clock or (lambda: datetime.now(UTC))
+        # Paper by default: the simulator and `runner.py` execute against the live books.
+        self.executor: Executor = executor if executor is not None else PaperExecutor(books)
+        self.journal: SubmissionJournal = journal if journal is not None else DbJournal(sessions)
         self.catalog = catalog
         self.books = books
         self.stale_after = stale_after
@@ -113,18 +145,17 @@ class CopyEngine:
             why = "unknown trader" if trader is None else f"unknown pair {lead.pair}"
             log.warning("lead trade %s ignored: %s", lead.tx_hash, why)
             return FanOut(None, ignored=why)
-        async with self.sessions.begin() as session:
-            lead_id = await cs.record_lead_trade(session, lead, trader.id, pair.id)
-            result = await self._decide_all(
-                session,
-                lead,
-                lead_id,
-                trader.id,
-                trader.risk_category,
-                trader.starting_balance,
-                pair,
+        # Paper: decide and fill in ONE transaction (a crash loses both, the replay redoes
+        # both). Live: the pending rows must be durable before anything is signed/submitted.
+        try:
+            lead_id, result = await self._record_and_decide(
+                lead, trader, pair, fill_now=not self.executor.live
             )
-        if result.copies:
+        except _Contended:
+            # another engine recorded some of these followers meanwhile: the two-step path
+            # executes exactly the rows this one wrote
+            lead_id, result = await self._record_and_decide(lead, trader, pair, fill_now=False)
+        if result.copies and result.handoff is not None:
             result.completed, result.failed = await self.execute_pending(
                 lead_id, now=lead.at, handoff=result.handoff
             )
@@ -141,6 +172,33 @@ class CopyEngine:
             )
         return result
 
+    async def _record_and_decide(
+        self, lead: LeadTrade, trader: TraderInfo, pair: PairInfo, *, fill_now: bool
+    ) -> tuple[int, FanOut]:
+        """One transaction: the lead trade row, then every follower's decision."""
+        async with self.sessions.begin() as session:
+            lead_id = await cs.record_lead_trade(session, lead, trader.id, pair.id)
+            result = await self._decide_all(
+                session,
+                lead,
+                lead_id,
+                trader.id,
+                trader.risk_category,
+                trader.starting_balance,
+                pair,
+                fill_now=fill_now,
+            )
+        return lead_id, result
+
+    def _too_old(self, lead: LeadTrade) -> str | None:
+        """Why `lead` is too old to copy now (live networks), or None."""
+        if self.max_lead_age is None:
+            return None
+        age = self.clock() - lead.at
+        if age <= self.max_lead_age:
+            return None
+        return f"seen {int(age.total_seconds())}s after it traded (limit {self.max_lead_age})"
+
     async def _decide_all(
         self,
         session: AsyncSession,
@@ -150,7 +208,15 @@ class CopyEngine:
         risk_category: str,
         leader_equity: Decimal | None,
         pair: PairInfo,
+        *,
+        fill_now: bool = False,
     ) -> FanOut:
+        """Decide (and sign) for every follower and write the decisions.
+
+        `fill_now` (paper): the copies are filled in this same transaction and written once,
+        already completed or failed; otherwise they are written pending and `result.handoff`
+        carries them to `execute_pending`.
+        """
         follows = await cs.follows_to_decide(session, trader_id, lead_id)
         result = FanOut(lead_id)
         if not follows:
@@ -175,6 +241,7 @@ class CopyEngine:
         zero = Decimal(0)
         trades, audits = [], []
         to_sign: list[tuple[int, CopyToSign]] = []
+        too_old = self._too_old(lead)
         for follow in follows:
             user = follow.follower_id
             cash = held.get((user, spec.quote))
@@ -188,7 +255,9 @@ class CopyEngine:
                 traded_today=today.get(user, zero),
             )
             decision: CopyOrder | Skip
-            if mid is None:
+            if too_old is not None:
+                decision = Skip(SkipReason.LEAD_TOO_OLD, too_old)
+            elif mid is None:
                 decision = Skip(SkipReason.SLIPPAGE, "no live book for the pair")
             else:
                 decision = decide_copy(
@@ -198,6 +267,7 @@ class CopyEngine:
             audits.append(_decision_audit(decision, follow, lead_id, lead))
             if (
                 self.signer is not None
+                and not self.executor.live  # live: the executor signs, once, and journals
                 and isinstance(decision, CopyOrder)
                 and self.signer.has_key(user)
             ):
@@ -210,9 +280,20 @@ class CopyEngine:
                 )
                 to_sign.append((len(audits) - 1, order))
             _count(result, decision)
-        if to_sign:
-            await self._sign(spec, to_sign, audits)
-        await cs.insert_decisions(session, trades, [])
+        # Signing runs in the thread pool while the rows that do not carry its hashes are
+        # written (copy rows, positions): the database works, or the driver's thread waits
+        # on it, meanwhile. Only the audit rows wait for the signatures.
+        signing = self._start_signing(spec, to_sign)
+        try:
+            if fill_now and result.copies:
+                await self._write_filled(
+                    session, lead, pair, follows, trades, audits, held, result, signing
+                )
+                return result
+            await cs.insert_decisions(session, trades, [])
+        finally:
+            signed = await signing if signing is not None else []
+        _put_signed(signed, audits)
         await cs.insert_audits(session, audits)
         if result.copies:
             trade_ids = await cs.pending_ids(session, lead_id)
@@ -235,26 +316,85 @@ class CopyEngine:
             result.handoff = Handoff(pending, held)
         return result
 
-    async def _sign(
+    async def _write_filled(
         self,
-        spec: PairSpec,
-        to_sign: list[tuple[int, CopyToSign]],
+        session: AsyncSession,
+        lead: LeadTrade,
+        pair: PairInfo,
+        follows: list[cs.FollowRow],
+        trades: list[dict[str, Any]],
         audits: list[dict[str, Any]],
+        held: dict[tuple[int, str], cs.PositionState],
+        result: FanOut,
+        signing: asyncio.Future[list[tuple[int, SignedTx | None]]] | None = None,
     ) -> None:
-        """Sign the copies (thread pool) and put each hash in its decision's audit row.
+        """Paper: fill the decided copies now and write every row once, in this transaction.
+
+        Ids are drawn first so a completed row carries its own simulated hash and its
+        audit row names it. If the insert writes fewer rows than decided (another engine
+        recorded some followers meanwhile), `_Contended` rolls all of it back.
+
+        One audit row per copy: its decision (and signed hash) and its outcome together,
+        `copy.completed` or `copy.failed` keyed by the copy's id, since both commit at once;
+        a skip keeps its `copy.skipped` row. `signing` (the copies being signed in the
+        thread pool) is awaited only before the audit rows, the last write.
+        """
+        ids = await cs.allocate_trade_ids(session, len(trades))
+        pending: list[cs.PendingCopy] = []
+        for t, trade_id, follow in zip(trades, ids, follows, strict=True):
+            t["id"] = trade_id
+            if t["status"] == "pending":
+                pending.append(
+                    cs.PendingCopy(
+                        trade_id, "copy", t["user_id"], pair.id, t["trade_type"], t["amount"],
+                        t["price"], t["total_value"], t["created_at"], follow.max_slippage_pct,
+                    )
+                )  # fmt: skip
+        rows: list[dict[str, Any]] = []
+        done_audits: list[dict[str, Any]] = []
+        result.completed, result.failed = await self._execute_waves(
+            pending, lead.at, held, rows, done_audits
+        )
+        by_id = {t["id"]: t for t in trades}
+        for row in rows:
+            t = by_id[row["trade_id"]]
+            for column in cs.FINISH_COLUMNS:
+                t[column] = row["v_" + column]
+        if await cs.insert_decisions(session, trades, []) != len(trades):
+            raise _Contended
+        await cs.save_positions(session, held.values(), lead.at)
+        if signing is not None:
+            _put_signed(await signing, audits)
+        outcome_of = {int(a["entity_id"]): a for a in done_audits}
+        merged: list[dict[str, Any]] = []
+        for t, decided in zip(trades, audits, strict=True):
+            done = outcome_of.pop(t["id"], None) if t["status"] != "skipped" else None
+            if done is None:
+                merged.append(decided)
+                continue
+            after = dict(decided["after"])
+            after["decided_amount"] = after.pop("amount")
+            after.update(done["after"])  # filled amount, price, fee, hash; or the reason
+            merged.append({**done, "before": decided["before"], "after": after})
+        merged.extend(outcome_of.values())
+        await cs.insert_audits(session, merged)
+
+    def _start_signing(
+        self, spec: PairSpec, to_sign: list[tuple[int, CopyToSign]]
+    ) -> asyncio.Future[list[tuple[int, SignedTx | None]]] | None:
+        """Start signing the copies in the thread pool; each result names its audit row.
 
         Paper mode never submits: the hash records what would have gone to the chain.
         """
-        assert self.signer is not None
-        signed = await self.signer.sign(spec, [order for _, order in to_sign])
-        for (index, _), tx in zip(to_sign, signed, strict=True):
-            if tx is not None:
-                audits[index]["after"]["signed_tx"] = {
-                    "hash": tx.hash,
-                    "sender": tx.sender,
-                    "sequence_number": tx.sequence_number,
-                    "submitted": False,
-                }
+        if not to_sign or self.signer is None:
+            return None
+        signer = self.signer
+
+        async def sign() -> list[tuple[int, SignedTx | None]]:
+            signed = await signer.sign(spec, [order for _, order in to_sign])
+            return [(index, tx) for (index, _), tx in zip(to_sign, signed, strict=True)]
+
+        return asyncio.ensure_future(sign())
 
     async def execute_pending(
         self,
@@ -264,46 +404,88 @@ class CopyEngine:
     ) -> tuple[int, int]:
         """Execute pending copies (of one lead trade, or all); returns (completed, failed)."""
         now = now or datetime.now(UTC)
+        if self.executor.live:
+            return await self._execute_live(lead_trade_id, now)
         async with self.sessions.begin() as session:
             if handoff is not None:
                 pending, positions = handoff.pending, handoff.positions
             else:
                 pending = await cs.pending_copies(session, lead_trade_id)
-                assets: set[str] = set()
-                for pair_id in {p.pair_id for p in pending}:
-                    info = self._pairs_by_id.get(pair_id)
-                    if info is not None:
-                        assets.update((info.spec.base, info.spec.quote))
-                positions = await cs.positions_of_pending(session, lead_trade_id, assets)
+                positions = await cs.positions_of_pending(
+                    session, lead_trade_id, self._assets_of(pending)
+                )
             if not pending:
                 return 0, 0
-            done = failed = 0
             rows: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
-            for trade in pending:
-                if self._execute_one(trade, now, positions, rows, audits):
-                    done += 1
-                else:
-                    failed += 1
+            done, failed = await self._execute_waves(pending, now, positions, rows, audits)
             await cs.finish_copies(session, rows)
             await cs.save_positions(session, positions.values(), now)
             await cs.insert_decisions(session, [], audits)
         return done, failed
 
-    def _execute_one(
+    def _assets_of(self, pending: list[cs.PendingCopy]) -> set[str]:
+        assets: set[str] = set()
+        for pair_id in {p.pair_id for p in pending}:
+            info = self._pairs_by_id.get(pair_id)
+            if info is not None:
+                assets.update((info.spec.base, info.spec.quote))
+        return assets
+
+    async def _execute_waves(
         self,
-        trade: cs.PendingCopy,
+        pending: list[cs.PendingCopy],
         now: datetime,
         positions: dict[tuple[int, str], cs.PositionState],
         rows: list[dict[str, Any]],
         audits: list[dict[str, Any]],
-    ) -> bool:
+    ) -> tuple[int, int]:
+        """Prepare, execute and account for copies, in waves.
+
+        A wave ends before a closing sell of a user who already has an order in it: that
+        sell is sized to what is held once the earlier fills are applied.
+        """
+        done = failed = 0
+        start = 0
+        while start < len(pending):
+            users: set[int] = set()
+            end = start
+            while end < len(pending):
+                trade = pending[end]
+                if trade.kind in CLOSING_KINDS and trade.user_id in users:
+                    break
+                users.add(trade.user_id)
+                end += 1
+            ready: list[tuple[cs.PendingCopy, Order]] = []
+            for trade in pending[start:end]:
+                prepared = self._prepare(trade, now, positions)
+                if isinstance(prepared, str):
+                    failed += 1
+                    _fail(trade, prepared, rows, audits, now)
+                else:
+                    ready.append((trade, prepared))
+            outcomes = await self.executor.execute_orders([o for _, o in ready], self.journal)
+            for (trade, _), outcome in zip(ready, outcomes, strict=True):
+                if self._settle(trade, outcome, positions, rows, audits, now):
+                    done += 1
+                elif outcome.status == "failed":
+                    failed += 1
+            start = end
+        return done, failed
+
+    def _prepare(
+        self,
+        trade: cs.PendingCopy,
+        now: datetime,
+        positions: dict[tuple[int, str], cs.PositionState],
+    ) -> Order | str:
+        """The order to execute for a pending copy, or why it must fail without executing."""
         pair = self._pairs_by_id.get(trade.pair_id)
         book = self.books.get(pair.spec.symbol) if pair else None
         if pair is None or book is None:
-            return _fail(trade, "pair has no live book", rows, audits, now)
+            return "pair has no live book"
         if now - trade.created_at > self.stale_after:
-            return _fail(trade, f"stale: not executed within {self.stale_after}", rows, audits, now)
+            return f"stale: not executed within {self.stale_after}"
         side = Side(trade.side)
         reference = trade.price or book.mid() or Decimal(0)
         slippage = trade.max_slippage_pct if trade.max_slippage_pct is not None else Decimal(1)
@@ -315,51 +497,149 @@ class CopyEngine:
             held = positions.get((trade.user_id, pair.spec.base))
             amount = min(amount, held.quantity if held else Decimal(0))
             if amount <= 0:
-                return _fail(trade, "nothing left to sell", rows, audits, now)
-        result = fill_on_book(
-            book, trade.id, side, amount, worst, pair.spec.taker_fee, pair.spec.lot_size
-        )
-        if not isinstance(result, PaperFill):
-            return _fail(trade, result.reason, rows, audits, now)
-        outcome = _apply_fill(trade, pair, result, positions)
-        if isinstance(outcome, str):
-            return _fail(trade, outcome, rows, audits, now)
+                return "nothing left to sell"
+        return Order(trade.id, trade.user_id, pair.spec, side, amount, reference, worst, slippage)
+
+    def _settle(
+        self,
+        trade: cs.PendingCopy,
+        outcome: Outcome,
+        positions: dict[tuple[int, str], cs.PositionState],
+        rows: list[dict[str, Any]],
+        audits: list[dict[str, Any]],
+        now: datetime,
+    ) -> bool:
+        """Account for an outcome: True if completed; an unknown one is left as it is."""
+        if outcome.status == "unknown":
+            return False
+        if outcome.status == "failed":
+            _fail(trade, outcome.reason or "failed", rows, audits, now, outcome)
+            return False
+        pair = self._pairs_by_id[trade.pair_id]
+        amount = outcome.amount if outcome.amount > 0 else trade.amount
+        price = outcome.price if outcome.price is not None else trade.price or Decimal(0)
+        applied = _apply_fill(trade, pair, amount, price, outcome.fee, positions)
+        realized: Decimal | None = None
+        note: str | None = None
+        if isinstance(applied, str):
+            if not self.executor.live:
+                _fail(trade, applied, rows, audits, now)
+                return False
+            # Landed on chain: it happened. Our mirror of the wallet disagrees; say so.
+            note = f"positions not updated: {applied}"
+            log.warning("copy %s completed on chain but %s", trade.id, note)
+        else:
+            realized = applied
         rows.append(
             _finish_row(
                 trade.id,
                 "completed",
-                result.amount,
-                result.price,
-                result.notional,
-                result.fee,
-                outcome,
-                result.tx_hash,
+                amount,
+                price,
+                amount * price,
+                outcome.fee,
+                realized,
+                outcome.tx_hash,
                 now,
                 None,
+                outcome.version,
             )
         )
-        audits.append(
-            _audit(
-                "engine",
-                "copy.completed",
-                trade.id,
-                None,
-                {
-                    "amount": str(result.amount),
-                    "price": str(result.price),
-                    "fee": str(result.fee),
-                    "tx_hash": result.tx_hash,
-                },
-                now,
-            )
-        )
+        after: dict[str, Any] = {
+            "amount": str(amount),
+            "price": str(price),
+            "fee": str(outcome.fee),
+            "tx_hash": outcome.tx_hash,
+        }
+        if outcome.version is not None:
+            after.update(version=outcome.version, vm_status=outcome.vm_status)
+        if note is not None:
+            after["note"] = note
+        audits.append(_audit("engine", "copy.completed", trade.id, None, after, now))
         return True
 
+    async def _execute_live(self, lead_trade_id: int | None, now: datetime) -> tuple[int, int]:
+        """Live: sign, journal (durable), submit and wait per copy, then record outcomes.
+
+        No database transaction is held across the network: the journal's conditional
+        pending -> submitted move is what claims a copy. Copies whose outcome is unknown
+        stay `submitted` for `recover()`.
+        """
+        async with self.sessions.begin() as session:
+            pending = await cs.pending_copies(session, lead_trade_id)
+            if not pending:
+                return 0, 0
+            held = await cs.positions_of_pending(session, lead_trade_id, self._assets_of(pending))
+        rows: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        ready: list[tuple[cs.PendingCopy, Order]] = []
+        failed = 0
+        for trade in pending:
+            prepared = self._prepare(trade, now, held)
+            if isinstance(prepared, str):
+                failed += 1
+                _fail(trade, prepared, rows, audits, now)
+            else:
+                ready.append((trade, prepared))
+        outcomes = await self.executor.execute_orders([o for _, o in ready], self.journal)
+        pairs = [(t, o) for (t, _), o in zip(ready, outcomes, strict=True)]
+        done, more_failed = await self._record_live(pairs, rows, audits, now)
+        return done, failed + more_failed
+
+    async def _record_live(
+        self,
+        results: list[tuple[cs.PendingCopy, Outcome]],
+        rows: list[dict[str, Any]],
+        audits: list[dict[str, Any]],
+        now: datetime,
+    ) -> tuple[int, int]:
+        """One transaction: copies finished, positions moved, journal entries settled."""
+        done = failed = 0
+        async with self.sessions.begin() as session:
+            users = [t.user_id for t, o in results if o.status == "completed"]
+            assets = self._assets_of([t for t, _ in results])
+            positions = await cs.positions_of_users(session, users, assets)
+            for trade, outcome in results:
+                if self._settle(trade, outcome, positions, rows, audits, now):
+                    done += 1
+                elif outcome.status == "failed":
+                    failed += 1
+            await cs.finish_copies(session, rows)
+            await cs.save_positions(session, positions.values(), now)
+            await cs.insert_decisions(session, [], audits)
+            await journal_store.settle(session, (o for _, o in results), now)
+        return done, failed
+
+    async def reconcile_submitted(self, now: datetime | None = None) -> tuple[int, int]:
+        """Settle submitted copies with the chain: (completed, failed); unknown ones stay."""
+        now = now or datetime.now(UTC)
+        async with self.sessions() as session:
+            open_ = await journal_store.open_copies(session)
+        if not open_:
+            return 0, 0
+        outcomes = await self.executor.reconcile([c.entry for c in open_])
+        results = [
+            (
+                cs.PendingCopy(
+                    c.trade_id, "copy", c.user_id, c.pair_id, c.side, c.amount, c.price,
+                    None, now, None,
+                ),
+                o,
+            )
+            for c, o in zip(open_, outcomes, strict=True)
+        ]  # fmt: skip
+        return await self._record_live(results, [], [], now)
+
     async def recover(self, now: datetime | None = None) -> tuple[int, int]:
-        """After a restart: finish (or fail as stale) every copy left pending by a crash."""
-        done, failed = await self.execute_pending(None, now=now)
+        """After a restart: settle submitted copies with the executor, then finish (or fail
+        as stale) every copy left pending by a crash."""
+        done = failed = 0
+        if self.executor.live:
+            done, failed = await self.reconcile_submitted(now)
+        more_done, more_failed = await self.execute_pending(None, now=now)
+        done, failed = done + more_done, failed + more_failed
         if done or failed:
-            log.info("recovered pending copies: %d completed, %d failed", done, failed)
+            log.info("recovered copies: %d completed, %d failed", done, failed)
         return done, failed
 
 
@@ -500,6 +780,18 @@ def _audit(
     }
 
 
+def _put_signed(signed: list[tuple[int, SignedTx | None]], audits: list[dict[str, Any]]) -> None:
+    """Put each signed copy's hash in its decision's audit row (paper never submits it)."""
+    for index, tx in signed:
+        if tx is not None:
+            audits[index]["after"]["signed_tx"] = {
+                "hash": tx.hash,
+                "sender": tx.sender,
+                "sequence_number": tx.sequence_number,
+                "submitted": False,
+            }
+
+
 def _count(result: FanOut, decision: CopyOrder | Skip) -> None:
     if isinstance(decision, Skip):
         result.skips[decision.reason.value] = result.skips.get(decision.reason.value, 0) + 1
@@ -518,6 +810,7 @@ def _finish_row(
     tx_hash: str | None,
     executed_at: datetime | None,
     reason: str | None,
+    version: int | None = None,
 ) -> dict[str, Any]:
     return {
         "trade_id": trade_id,
@@ -528,6 +821,7 @@ def _finish_row(
         "v_fees_paid": fee,
         "v_realized_pnl": realized,
         "v_tx_hash": tx_hash,
+        "v_chain_version": version,
         "v_executed_at": executed_at,
         "v_failure_reason": reason,
     }
@@ -539,7 +833,11 @@ def _fail(
     rows: list[dict[str, Any]],
     audits: list[dict[str, Any]],
     now: datetime,
+    outcome: Outcome | None = None,
 ) -> bool:
+    """Record a failed copy; a journaled one keeps its hash (and version, if it landed)."""
+    tx_hash = outcome.tx_hash if outcome is not None else None
+    version = outcome.version if outcome is not None else None
     rows.append(
         _finish_row(
             trade.id,
@@ -549,22 +847,31 @@ def _fail(
             trade.total_value,
             Decimal(0),
             None,
-            None,
+            tx_hash,
             None,
             reason,
+            version,
         )
     )
-    audits.append(_audit("engine", "copy.failed", trade.id, None, {"reason": reason}, now))
+    after: dict[str, Any] = {"reason": reason}
+    if tx_hash is not None:
+        after.update(tx_hash=tx_hash, version=version)
+        if outcome is not None and outcome.vm_status:
+            after["vm_status"] = outcome.vm_status
+    audits.append(_audit("engine", "copy.failed", trade.id, None, after, now))
     return False
 
 
 def _apply_fill(
     trade: cs.PendingCopy,
     pair: PairInfo,
-    fill: PaperFill,
+    amount: Decimal,
+    price: Decimal,
+    fee: Decimal,
     positions: dict[tuple[int, str], cs.PositionState],
 ) -> Decimal | str:
     """Move base and quote balances for a fill: the realized PnL, or why it cannot apply."""
+    fill = _Fill(amount, price, fee)
     spec = pair.spec
     base = _position(positions, trade.user_id, spec.base, pair.id)
     cash = _position(positions, trade.user_id, spec.quote, None)
@@ -588,6 +895,17 @@ def _apply_fill(
     base.unrealized_pnl = base.quantity * (fill.price - base.average_cost)
     base.changed = cash.changed = True
     return outcome.realized_pnl
+
+
+@dataclass(frozen=True, slots=True)
+class _Fill:
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+
+    @property
+    def notional(self) -> Decimal:
+        return self.amount * self.price
 
 
 def _position(

@@ -3,16 +3,21 @@
 The follower's paper fill walks the live book (average price, partial fill when depth runs
 out, taker fee in the quote asset) but does not consume it: the simulated market is shared
 by every paper account, and one follower's copy must not move another's price.
+
+The copy engine executes through `services.execution.base.PaperExecutor` (same rules, as an
+`Executor`); this function form stays for callers that fill one order by hand.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
 from oneclick_tui.domain.market_events import Side
 from oneclick_tui.domain.orderbook import OrderBook
+from oneclick_tui.services.execution.base import paper_tx_hash
+
+__all__ = ["PaperFill", "PaperReject", "fill_on_book", "paper_tx_hash"]
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,6 @@ class PaperFill:
 @dataclass(frozen=True)
 class PaperReject:
     reason: str
-
-
-def paper_tx_hash(trade_id: int) -> str:
-    """A deterministic stand-in transaction hash, so a re-executed copy is recognisable."""
-    return "0x" + hashlib.sha3_256(f"oneclick-paper:{trade_id}".encode()).hexdigest()
 
 
 def fill_on_book(

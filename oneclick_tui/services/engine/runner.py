@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from oneclick_tui.domain.market_events import LeadTrade
 from oneclick_tui.services.analytics.service import AnalyticsService
+from oneclick_tui.services.engine.announce import lead_trade_message, log_event, log_lead_trade
 from oneclick_tui.services.engine.copy_engine import CopyEngine
 from oneclick_tui.services.engine.risk_watch import mark_and_stop
 from oneclick_tui.services.engine.signer import CopySigner, signer_for_wallets
@@ -111,7 +112,7 @@ class EngineRunner:
         await self.copy_engine.recover(now=self.exchange.now)
         await self._save_cursor()
         self.state = "running"
-        _event(
+        log_event(
             "engine.started",
             seed=self.seed,
             speed=self.speed,
@@ -173,32 +174,8 @@ class EngineRunner:
             trader = self.s.catalog.traders.get(lead.trader_address)
             if trader is not None and self.state == "running":
                 await self.analytics.on_lead_trade(trader.id, lead.at)
-            await self.bus.publish(
-                topics.LEAD_TRADES,
-                {
-                    "trader": lead.trader_address,
-                    "pair": lead.pair,
-                    "side": lead.side.value,
-                    "amount": str(lead.amount),
-                    "price": str(lead.price),
-                    "tx_hash": lead.tx_hash,
-                    "at": lead.at.isoformat(),
-                    "copies": result.copies,
-                    "skips": result.skips,
-                },
-            )
-            _event(
-                "lead_trade",
-                pair=lead.pair,
-                side=lead.side.value,
-                amount=str(lead.amount),
-                price=str(lead.price),
-                tx_hash=lead.tx_hash,
-                copies=result.copies,
-                completed=result.completed,
-                failed=result.failed,
-                skips=result.skips,
-            )
+            await self.bus.publish(topics.LEAD_TRADES, lead_trade_message(lead, result))
+            log_lead_trade(lead, result)
 
     async def _slow_work(self, at: datetime) -> None:
         """Once a second: candles to the store, positions revalued, stop-losses, status."""
@@ -249,7 +226,7 @@ class EngineRunner:
         if self.signer is not None:
             self.signer.close()
         await self.bus.publish(topics.ENGINE_STATUS, {"component": "engine", "state": "stopped"})
-        _event("engine.stopped")
+        log_event("engine.stopped")
 
     async def _notify(self, kind: str, payload: dict[str, Any]) -> None:
         await self.bus.publish(topics.COPY_EVENTS, {"kind": kind, **payload})
@@ -288,8 +265,3 @@ class EngineRunner:
 
 def _now_s() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def _event(name: str, **fields: Any) -> None:
-    """One structured log line per engine event (JSON after the message)."""
-    log.info("%s %s", name, json.dumps(fields, default=str, separators=(",", ":")))

@@ -23,6 +23,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
+from aptos_sdk.transactions import TransactionPayload
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -72,6 +73,40 @@ class CopyToSign:
 def _units(value: Decimal, decimals: int) -> int:
     """Display amount -> integer base units, rounded down (never spend more than decided)."""
     return int(value.scaleb(decimals).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def swap_payload(
+    pair: PairSpec,
+    copy: CopyToSign,
+    recipient: str,
+    deadline: int,
+    base_metadata: str | None = None,
+    quote_metadata: str | None = None,
+) -> TransactionPayload:
+    """The Hyperion exact-input swap a copy becomes (min-out from the follower's slippage).
+
+    Shared by paper signing and the live executor, so both sign the very same swap.
+    """
+    base = base_metadata or asset_metadata(pair.base)
+    quote = quote_metadata or asset_metadata(pair.quote)
+    notional = copy.amount * copy.reference_price
+    if copy.side is Side.BUY:
+        from_token, to_token = quote, base
+        amount_in = _units(notional, pair.quote_decimals)
+        expected_out = _units(copy.amount, pair.base_decimals)
+    else:
+        from_token, to_token = base, quote
+        amount_in = _units(copy.amount, pair.base_decimals)
+        expected_out = _units(notional, pair.quote_decimals)
+    return payloads.hyperion_exact_input(
+        from_token=from_token,
+        to_token=to_token,
+        amount_in=amount_in,
+        expected_out=expected_out,
+        slippage=copy.slippage_pct / 100,
+        recipient=recipient,
+        deadline_secs=deadline,
+    )
 
 
 class CopySigner:
@@ -135,24 +170,7 @@ class CopySigner:
         out = []
         for index, copy, sequence in jobs:
             key = self._keys[copy.user_id]
-            notional = copy.amount * copy.reference_price
-            if copy.side is Side.BUY:
-                from_token, to_token = quote, base
-                amount_in = _units(notional, pair.quote_decimals)
-                expected_out = _units(copy.amount, pair.base_decimals)
-            else:
-                from_token, to_token = base, quote
-                amount_in = _units(copy.amount, pair.base_decimals)
-                expected_out = _units(notional, pair.quote_decimals)
-            payload = payloads.hyperion_exact_input(
-                from_token=from_token,
-                to_token=to_token,
-                amount_in=amount_in,
-                expected_out=expected_out,
-                slippage=copy.slippage_pct / 100,
-                recipient=key.address,
-                deadline_secs=deadline,
-            )
+            payload = swap_payload(pair, copy, key.address, deadline, base, quote)
             params = TxParams(sequence, self.chain_id, deadline)
             out.append((index, sign_payload(key, payload, params)))
         return out
@@ -162,6 +180,28 @@ class CopySigner:
             self._pool.shutdown(wait=True)
 
 
+async def wallet_keys(
+    sessions: async_sessionmaker[AsyncSession], keyring_backend: KeyringBackendName = "auto"
+) -> dict[int, WalletKey]:
+    """The keyring key of every user with a wallet row (first wallet per user), by user id.
+
+    `KeystoreError` when the keyring cannot be opened: the caller decides whether that is
+    fatal (on-chain execution) or only means no signing (paper).
+    """
+    async with sessions() as session:
+        rows = (await session.execute(select(Wallet.user_id, Wallet.address))).all()
+    if not rows:
+        return {}
+    from oneclick_tui.services.wallet.keystore import Keystore
+
+    keystore = await asyncio.to_thread(Keystore.open, keyring_backend)
+    keys: dict[int, WalletKey] = {}
+    for user_id, address in rows:
+        if user_id not in keys and await asyncio.to_thread(keystore.contains, address):
+            keys[user_id] = await asyncio.to_thread(keystore.load, address)
+    return keys
+
+
 async def signer_for_wallets(
     sessions: async_sessionmaker[AsyncSession], keyring_backend: KeyringBackendName = "auto"
 ) -> CopySigner | None:
@@ -169,18 +209,10 @@ async def signer_for_wallets(
 
     A keyring that cannot be opened is logged and means no signing (paper still runs).
     """
-    async with sessions() as session:
-        rows = (await session.execute(select(Wallet.user_id, Wallet.address))).all()
-    if not rows:
-        return None
-    from oneclick_tui.services.wallet.keystore import Keystore, KeystoreError
+    from oneclick_tui.services.wallet.keystore import KeystoreError
 
     try:
-        keystore = await asyncio.to_thread(Keystore.open, keyring_backend)
-        keys = {}
-        for user_id, address in rows:
-            if user_id not in keys and await asyncio.to_thread(keystore.contains, address):
-                keys[user_id] = await asyncio.to_thread(keystore.load, address)
+        keys = await wallet_keys(sessions, keyring_backend)
     except KeystoreError as exc:
         log.warning("copy signing disabled: %s", exc)
         return None

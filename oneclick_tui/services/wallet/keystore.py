@@ -81,7 +81,7 @@ def _backend_class(name: KeyringBackendName) -> type[KeyringBackend]:
         except ImportError:
             raise KeystoreUnavailable(
                 'keyring_backend = "cryptfile" needs the keyrings.cryptfile package '
-                "(pip install keyrings.cryptfile)"
+                '(pip install "oneclick-tui[cryptfile]")'
             ) from None
         return CryptFileKeyring
     raise KeystoreUnavailable(f"unknown keyring backend {name!r}")
@@ -128,8 +128,13 @@ def cryptfile_path() -> Path:
 
 def _configure_cryptfile(backend: KeyringBackend, passphrase: Callable[[], str] | None) -> None:
     if passphrase is None:
+        from oneclick_tui.services.wallet import passphrase as known
+
+        passphrase = known.remembered()  # given once for the process (file, prompt, modal)
+    if passphrase is None:
         raise KeystoreUnavailable(
-            'keyring_backend = "cryptfile" needs its passphrase: run from a terminal'
+            'keyring_backend = "cryptfile" needs its passphrase: run from a terminal, or set '
+            "keyring_passphrase_file (a mode-600 file holding it)"
         )
     secret = passphrase()
     if not secret:

@@ -74,6 +74,7 @@ class TradeRepository(Repository):
             if trader_id is not None:
                 await self.require(session, m.Trader, trader_id, "trader")
             await self.require(session, m.TradingPair, pair_id, "trading pair")
+            created_at = self._clock()
             if copy_of_trade_id is not None:
                 lead = await session.get(m.Trade, copy_of_trade_id)
                 if lead is None or lead.kind != "lead":
@@ -86,6 +87,9 @@ class TradeRepository(Repository):
                     raise DuplicateError(
                         f"user {user_id} already has a copy of lead trade {copy_of_trade_id}"
                     )
+                # A copy lives at its lead's time: the exactly-once key (and, on PostgreSQL,
+                # the monthly partition) is (user, lead trade, lead's created_at).
+                created_at = lead.created_at
             if tx_hash is not None and await session.scalar(
                 select(m.Trade.id).where(m.Trade.tx_hash == tx_hash)
             ):
@@ -97,7 +101,7 @@ class TradeRepository(Repository):
                 tx_hash=tx_hash,
                 chain_version=chain_version,
                 executed_at=_aware("executed at", executed_at),
-                created_at=self._clock(),
+                created_at=created_at,
             )
             session.add(row)
             await session.flush()

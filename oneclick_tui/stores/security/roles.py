@@ -139,6 +139,18 @@ BEGIN
             CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
                            WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.relname, owner);
     END LOOP;
+    -- Monthly partitions (migration 0005): the owner creates, detaches and drops them.
+    IF to_regnamespace('oneclick_partitions') IS NOT NULL THEN
+        EXECUTE format('ALTER SCHEMA oneclick_partitions OWNER TO %I', owner);
+        FOR r IN
+            SELECT c.relname FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'oneclick_partitions' AND c.relkind IN ('r', 'p')
+              AND pg_get_userbyid(c.relowner) <> owner
+        LOOP
+            EXECUTE format('ALTER TABLE oneclick_partitions.%I OWNER TO %I', r.relname, owner);
+        END LOOP;
+    END IF;
     FOR r IN
         SELECT p.oid::regprocedure AS sig FROM pg_proc p
         JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, text
+from sqlalchemy import and_, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -59,19 +59,45 @@ class RelationalTimeSeries(TimeSeriesStore):
     # -- writes -------------------------------------------------------------------------
 
     async def write(self, points: Sequence[Point]) -> None:
-        rows = [
-            {
+        """Upsert: one point per (series, time), fields merged with the newer values winning.
+
+        That is InfluxDB's rule, so a retried write is not counted twice by aggregates. Points
+        repeated inside one batch are merged here first (one statement may not touch a row
+        twice on PostgreSQL).
+        """
+        rows: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+        for p in points:
+            fields = {k: format(v, "f") for k, v in p.fields.items()}
+            row = rows.get((p.measurement, p.series_key, p.at))
+            if row is not None:
+                row["fields"] = {**row["fields"], **fields}
+                continue
+            rows[(p.measurement, p.series_key, p.at)] = {
                 "measurement": p.measurement,
                 "series_key": p.series_key,
                 "tags": dict(p.tags),
-                "fields": {k: format(v, "f") for k, v in p.fields.items()},
+                "fields": fields,
                 "recorded_at": p.at,
             }
-            for p in points
-        ]
+        values = list(rows.values())
+        stmt = self._upsert_points()
         async with self.engine.begin() as conn:
-            for i in range(0, len(rows), _CHUNK):
-                await conn.execute(insert(MetricPoint), rows[i : i + _CHUNK])
+            for i in range(0, len(values), _CHUNK):
+                await conn.execute(stmt, values[i : i + _CHUNK])
+
+    def _upsert_points(self) -> Any:
+        merged: Any
+        stmt: Any
+        if self.dialect == "postgresql":
+            stmt = pg_insert(MetricPoint)
+            merged = MetricPoint.fields.op("||")(stmt.excluded.fields)
+        else:
+            stmt = sqlite_insert(MetricPoint)
+            merged = func.json_patch(MetricPoint.fields, stmt.excluded.fields)
+        return stmt.on_conflict_do_update(
+            index_elements=["measurement", "series_key", "recorded_at"],
+            set_={"fields": merged},
+        )
 
     # -- reads --------------------------------------------------------------------------
 
