@@ -152,13 +152,34 @@ Decision = CopyOrder | Skip
 BookLevels = Iterable[tuple[Decimal, Decimal]]
 
 
+class BookDepth:
+    """One side of the book for a whole fan-out, with each depth walk done once.
+
+    Why: 10,000 followers mostly share a handful of slippage bounds, so the same walk of
+    200 levels would otherwise be repeated per follower (~15 us each).
+    """
+
+    __slots__ = ("_levels", "_walked")
+
+    def __init__(self, levels: BookLevels) -> None:
+        self._levels = tuple(levels)
+        self._walked: dict[tuple[Decimal, Side], Decimal] = {}
+
+    def fillable(self, worst: Decimal, side: Side) -> Decimal:
+        """`fillable_within` of these levels, remembered per (worst price, side)."""
+        found = self._walked.get((worst, side))
+        if found is None:
+            found = self._walked[(worst, side)] = fillable_within(self._levels, worst, side)
+        return found
+
+
 def decide_copy(
     terms: FollowTerms,
     prefs: Preferences,
     pair: PairRules,
     lead: LeadFill,
     follower: FollowerState,
-    levels: BookLevels,
+    levels: BookLevels | BookDepth,
     mid: Decimal,
 ) -> Decision:
     """Apply every rule in order; the first that fails names the skip.
@@ -229,7 +250,7 @@ def _limit(
     pair: PairRules,
     lead: LeadFill,
     follower: FollowerState,
-    levels: BookLevels,
+    levels: BookLevels | BookDepth,
     mid: Decimal,
 ) -> Decision:
     notes: list[str] = []
@@ -239,7 +260,12 @@ def _limit(
         reason = SkipReason.OVER_DAILY_LIMIT if why == "daily" else SkipReason.BELOW_MIN_SIZE
         return Skip(reason, f"size {size} below pair minimum {pair.min_size}" + _after(why))
     worst = _worst_price(lead.side, mid, prefs.max_slippage_pct)
-    fillable = _round_down(fillable_within(levels, worst, lead.side), pair.lot_size)
+    depth = (
+        levels.fillable(worst, lead.side)
+        if isinstance(levels, BookDepth)
+        else fillable_within(levels, worst, lead.side)
+    )
+    fillable = _round_down(depth, pair.lot_size)
     if fillable < size:
         if fillable < pair.min_size:
             return Skip(SkipReason.SLIPPAGE, f"book fills only {fillable} within {worst}")

@@ -286,13 +286,21 @@ class _DriverValues:
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
         self._stamps: dict[datetime, Any] = {}
+        self._texts: dict[Decimal, str] = {}
+        """Equal decimals have one text: a fan-out repeats prices, sizes and fees a lot."""
 
     def dec(self, value: Decimal | None) -> Any:
         if value is None or not self.sqlite:
             return value
-        if value.is_zero():
-            return _ZERO_TEXT
-        return format(value.quantize(_QUANTUM, rounding=ROUND_HALF_UP, context=_EXACT), "f")
+        found = self._texts.get(value)
+        if found is None:
+            found = (
+                _ZERO_TEXT
+                if value.is_zero()
+                else format(value.quantize(_QUANTUM, rounding=ROUND_HALF_UP, context=_EXACT), "f")
+            )
+            self._texts[value] = found
+        return found
 
     def ts(self, value: datetime | None) -> Any:
         if value is None or not self.sqlite:

@@ -7,6 +7,7 @@ applied on every new connection. PostgreSQL gets a bounded, health-checked pool.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from oneclick_tui.stores.security.tls import asyncpg_url_and_args
+from oneclick_tui.stores.sqlite_checkpoint import WalCheckpointer
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -41,6 +43,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        path = sqlite_path(url)
+        if path is not None:
+            _checkpoint_in_background(engine, path)
         return engine
     url, tls = asyncpg_url_and_args(url)
     options: dict[str, Any] = {
@@ -63,6 +68,32 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Any, WalCheckpointer] = weakref.WeakKeyDictionary()
+
+
+def wal_checkpointer(engine: AsyncEngine) -> WalCheckpointer | None:
+    """The background WAL checkpointer of a SQLite file engine (None otherwise)."""
+    return _CHECKPOINTERS.get(engine.sync_engine)
+
+
+def _checkpoint_in_background(engine: AsyncEngine, path: Path) -> None:
+    """Auto-checkpoint off on every connection; a thread checkpoints instead (see
+    `sqlite_checkpoint`), started with the first connection, stopped on dispose."""
+    checkpointer = WalCheckpointer(path)
+    _CHECKPOINTERS[engine.sync_engine] = checkpointer
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        finally:
+            cursor.close()
+        checkpointer.start()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "engine_disposed", lambda _engine: checkpointer.stop())
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from oneclick_tui.domain.copy_rules import (
+    BookDepth,
     CopyOrder,
     CopySide,
     FollowerState,
@@ -178,6 +179,18 @@ def test_depth_gate_on_the_bid_side_for_sells() -> None:
     # then 9.50: room = 1988 - 9.8901 x 200 = 9.98; gap 0.3901 -> 25.583...
     fill = fillable_within(BIDS, D("9.8901"), Side.SELL)
     assert fill == 200 + D("9.98") / D("0.3901")
+
+
+def test_one_depth_walk_per_bound_gives_every_follower_the_same_answer() -> None:
+    """A fan-out shares one `BookDepth`: the decisions are those of a walk per follower."""
+    depth = BookDepth(ASKS)
+    for pct in ("1", "0.5", "1", "5", "0.5"):
+        prefs = Preferences(max_slippage_pct=D(pct), risk_tolerance="high")
+        for size in ("1000", "50", "1000"):
+            shared = decide_copy(FollowTerms(), prefs, PAIR, buy(size), RICH, depth, MID)
+            alone = decide_copy(FollowTerms(), prefs, PAIR, buy(size), RICH, ASKS, MID)
+            assert shared == alone
+    assert depth.fillable(D("10.0899"), Side.BUY) == 200 + D("7.98") / D("0.4101")
 
 
 def test_too_thin_book_skips_for_slippage() -> None:

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oneclick_tui.domain import positions as pos
 from oneclick_tui.domain.copy_rules import (
+    BookDepth,
     CopyOrder,
     CopySide,
     FollowerState,
@@ -233,7 +234,7 @@ class CopyEngine:
             leader_before = await _leader_position_before(session, trader_id, pair.id, lead)
         book = self.books.get(lead.pair)
         mid = book.mid() if book is not None else None
-        levels = _levels(book, lead.side)
+        levels = BookDepth(_levels(book, lead.side))
         fill = LeadFill(
             lead.side, lead.amount, lead.price, risk_category, leader_equity, leader_before
         )
