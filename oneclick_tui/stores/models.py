@@ -301,6 +301,32 @@ class Position(Base):
     last_updated_at: Mapped[datetime] = _ts()
 
 
+class CopyHolding(Base):
+    """How much of a pair's base asset each follower holds from copying one trader.
+
+    A running total of his completed copies (buys minus sells, migration 0007), kept in the
+    transaction that completes them. Why: a lead's sell is copied as the same fraction of
+    what the follower built from that lead, and summing his whole copy history on every sell
+    grew without end (and forgot what a detached partition held).
+    """
+
+    __tablename__ = "copy_holdings"
+
+    follower_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    trader_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("traders.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    pair_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("trading_pairs.id", ondelete="CASCADE"), primary_key=True
+    )
+    base_built: Mapped[Decimal] = mapped_column(Amount())
+    """Base units: completed copy buys minus completed copy sells (no sign check, as the
+    history it stands for has none)."""
+    updated_at: Mapped[datetime] = _ts()
+
+
 class TraderPerformance(Base):
     __tablename__ = "trader_performance"
     __table_args__ = (

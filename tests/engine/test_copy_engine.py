@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oneclick_tui.domain.market_events import LeadTrade, PairSpec, Side
 from oneclick_tui.domain.orderbook import OrderBook
 from oneclick_tui.services.engine.catalog import TraderProfile, seed_catalog
 from oneclick_tui.services.engine.copy_engine import CopyEngine
+from oneclick_tui.stores import copy_store
 from oneclick_tui.stores.db import ensure_schema, make_engine, session_factory
-from oneclick_tui.stores.models import AuditLog, Position, Trade
+from oneclick_tui.stores.models import AuditLog, CopyHolding, Position, Trade
 from oneclick_tui.stores.repositories import Repositories
 
 PAIR = PairSpec(
@@ -178,3 +179,69 @@ async def test_stale_pending_copy_fails_with_reason_instead_of_filling_late(worl
     (alice,) = await records(world, "alice")
     assert alice.status == "failed" and alice.failure_reason.startswith("stale")
     assert await holding(world, "alice", "APT") == D(0)
+
+
+async def built(w: World) -> dict[str, D]:
+    """Each follower's running total of APT built by copying the lead (`copy_holdings`)."""
+    names = {v: k for k, v in w.users.items()}
+    async with w.sessions() as s:
+        rows = (await s.execute(select(CopyHolding.follower_id, CopyHolding.base_built))).all()
+    return {names[u]: amount for u, amount in rows}
+
+
+async def assert_totals_match_history(w: World) -> None:
+    async with w.sessions() as s:
+        from_history = await copy_store.recompute_holdings(s)
+        rows = (await s.execute(select(CopyHolding))).scalars().all()
+    kept = {(r.follower_id, r.trader_id, r.pair_id): r.base_built for r in rows}
+    assert kept == from_history
+
+
+async def test_running_totals_follow_every_completed_copy(world: World) -> None:
+    """Paper fills, a recovered copy, a stale one that fails, and a sell: the totals kept in
+    `copy_holdings` are always what the copy history sums to."""
+    await world.engine.on_lead_trade(lead(Side.BUY, "40", 1))
+    assert await built(world) == {"alice": D("10"), "carol": D("1.99")}
+    trader = world.engine.catalog.traders[LEAD.address]
+    pair = world.engine.catalog.pairs["APT/USDC"]
+    for n, now in ((2, T0 + timedelta(seconds=5)), (3, T0 + timedelta(hours=1))):
+        trade = lead(Side.BUY, "8", n)
+        async with world.sessions.begin() as s:  # decided, then the process "died"
+            lead_id = await copy_store.record_lead_trade(s, trade, trader.id, pair.id)
+            await world.engine._decide_all(s, trade, lead_id, trader.id, "medium", None, pair)
+        await world.engine.recover(now=now)  # n=2 completes, n=3 is stale and fails
+    assert await built(world) == {"alice": D("12"), "carol": D("3.98")}
+    await world.engine.on_lead_trade(lead(Side.SELL, "14", 4, T0 + timedelta(minutes=1)))
+    # the lead held 40 + 8 + 8 = 56 and sold a quarter: so does each follower (carol's
+    # 0.995 rounds down to the pair's 0.01 lot)
+    assert await built(world) == {"alice": D("9"), "carol": D("2.99")}
+    await assert_totals_match_history(world)
+
+
+async def test_a_sell_is_sized_from_the_totals_not_from_history(world: World) -> None:
+    """The history of copies may be archived away (a detached month); what a follower built
+    from the lead is still known, and his copy of the lead's exit sells all of it."""
+    await world.engine.on_lead_trade(lead(Side.BUY, "40", 1))
+    async with world.sessions.begin() as s:  # the completed copies leave `trades`
+        await s.execute(delete(Trade).where(Trade.kind == "copy", Trade.status == "completed"))
+    await world.engine.on_lead_trade(lead(Side.SELL, "40", 2, T0 + timedelta(minutes=1)))
+    sells = [t for t in await records(world, "alice") if t.trade_type == "sell"]
+    assert [(t.status, t.amount) for t in sells] == [("completed", D("10"))]
+    assert (await built(world))["alice"] == D(0)
+
+
+async def test_the_repository_counts_the_copies_it_completes(world: World) -> None:
+    lead_row = await world.repos.trades.record(
+        kind="lead", trade_type="buy", status="completed", user_id=None,
+        trader_id=world.engine.catalog.traders[LEAD.address].id,
+        pair_id=world.engine.catalog.pairs["APT/USDC"].id, amount=D("4"), price=D("10"),
+    )  # fmt: skip
+    copy = await world.repos.trades.record(
+        kind="copy", trade_type="buy", status="pending", user_id=world.users["bob"],
+        trader_id=lead_row.trader_id, pair_id=lead_row.pair_id, copy_of_trade_id=lead_row.id,
+        amount=D("1.5"), price=D("10"),
+    )  # fmt: skip
+    assert await built(world) == {}
+    await world.repos.trades.set_status(copy.id, "completed")
+    assert await built(world) == {"bob": D("1.5")}
+    await assert_totals_match_history(world)

@@ -13,12 +13,14 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneclick_tui.stores import migrate
 from oneclick_tui.stores.db import make_engine, session_factory
 from oneclick_tui.stores.models import (
     CommunityInteraction,
+    CopyHolding,
     FollowRelationship,
     MarketData,
     PortfolioAnalytics,
@@ -160,6 +162,15 @@ async def seed(url: str) -> Seeded:
                         Wallet(user_id=user.id, address=f"0xwallet{user.id}"),
                     ]
                 )
+            # copy_holdings exists from 0007 on; some tests seed an older schema
+            if await s.run_sync(lambda sync: inspect(sync.connection()).has_table("copy_holdings")):
+                s.add_all(
+                    CopyHolding(
+                        follower_id=user.id, trader_id=trader.id, pair_id=pair.id,
+                        base_built=Decimal(1), updated_at=T0,
+                    )
+                    for user in (alice, bob)
+                )  # fmt: skip
             for minutes, timeframe in ((0, "1m"), (1, "1h")):
                 s.add(
                     MarketData(

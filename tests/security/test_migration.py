@@ -99,7 +99,7 @@ async def test_configured_prefix_before_migrating(fresh_pg_url: str) -> None:
                 await conn.fetchval(
                     "SELECT count(*) FROM pg_policies WHERE $1 = ANY(roles)", f"{prefix}_app"
                 )
-                == 9
+                == 10  # own rows of 8 user tables and of copy_holdings; public lead trades
             )
             assert (
                 await conn.fetchval("SELECT tableowner FROM pg_tables WHERE tablename = 'trades'")

@@ -21,6 +21,7 @@ OWNED = {
     "follow_relationships": "follower_id",
     "community_interactions": "user_id",
     "wallets": "user_id",
+    "copy_holdings": "follower_id",
 }
 
 

@@ -143,3 +143,81 @@ async def test_0006_merges_duplicate_metric_points_like_influxdb(fresh_db_url: s
     finally:
         await engine.dispose()
     assert [(t.day, f) for t, f in got] == [(1, {"cash": "90", "upnl": "5"}), (2, {"cash": "1"})]
+
+
+async def test_0007_backfills_what_each_follower_built_from_his_copies(fresh_db_url: str) -> None:
+    """Existing copy history becomes the running totals: completed copies only, buys minus
+    sells, exactly (no float sum on SQLite), per follower, trader and pair."""
+    from datetime import UTC, datetime
+    from decimal import Decimal as D
+
+    from sqlalchemy import insert, select
+
+    from oneclick_tui.services.engine.catalog import TraderProfile, seed_catalog
+    from oneclick_tui.services.sim.pairs import pair_by_symbol
+    from oneclick_tui.stores.db import session_factory
+    from oneclick_tui.stores.models import CopyHolding, Trade, User
+
+    await migrate.upgrade(fresh_db_url, "0006")
+    engine = make_engine(fresh_db_url)
+    try:
+        lead = TraderProfile("0x" + "cd" * 32, "Lead", "low", "trend", D(1000))
+        catalog = await seed_catalog(
+            session_factory(engine), [pair_by_symbol("APT/USDC")], [lead], simulated=True
+        )
+        trader_id = catalog.traders[lead.address].id
+        pair_id = catalog.pairs["APT/USDC"].id
+        at = datetime(2026, 11, 2, tzinfo=UTC)
+        async with engine.begin() as conn:
+            users = [
+                (await conn.execute(insert(User).values(display_name=n, status="active",
+                                                        verification_level=0))).inserted_primary_key[0]
+                for n in ("ann", "ben")
+            ]  # fmt: skip
+            base = {"trader_id": trader_id, "pair_id": pair_id, "price": D(10)}
+            lead_ids = []
+            for n in range(4):
+                lead_ids.append(
+                    (
+                        await conn.execute(
+                            insert(Trade).values(
+                                kind="lead",
+                                trade_type="buy",
+                                status="completed",
+                                amount=D(1),
+                                created_at=at.replace(hour=n),
+                                **base,
+                            )
+                        )
+                    ).inserted_primary_key[0]
+                )
+            copies = [  # (user, lead, side, amount, status)
+                (0, 0, "buy", "0.1", "completed"),
+                (0, 1, "buy", "0.2", "completed"),
+                (0, 2, "sell", "0.05", "completed"),
+                (0, 3, "buy", "7", "failed"),
+                (1, 0, "buy", "0.3", "pending"),
+                (1, 1, "buy", "0.000000000000000001", "completed"),
+            ]
+            for user, lead_n, side, amount, status in copies:
+                await conn.execute(
+                    insert(Trade).values(
+                        kind="copy",
+                        user_id=users[user],
+                        copy_of_trade_id=lead_ids[lead_n],
+                        trade_type=side,
+                        amount=D(amount),
+                        status=status,
+                        failure_reason="x" if status == "failed" else None,
+                        created_at=at.replace(hour=lead_n),
+                        **base,
+                    )
+                )
+        await migrate.upgrade(fresh_db_url, "0007")
+        async with engine.connect() as conn:
+            got = dict(
+                (await conn.execute(select(CopyHolding.follower_id, CopyHolding.base_built))).all()
+            )
+    finally:
+        await engine.dispose()
+    assert got == {users[0]: D("0.25"), users[1]: D("0.000000000000000001")}

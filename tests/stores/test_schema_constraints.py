@@ -148,6 +148,13 @@ VALID: dict[str, dict[str, Any]] = {
         "status": "completed",
     },
     "positions": {"user_id": 2, "asset": "APT", "quantity": D(1), "average_cost": D(8)},
+    "copy_holdings": {
+        "follower_id": 2,
+        "trader_id": 1,
+        "pair_id": 1,
+        "base_built": D(1),
+        "updated_at": T0,
+    },
     "trader_performance": {"trader_id": 1, "period": "weekly", "period_start_at": T0},
     "portfolio_analytics": {"user_id": 2, "snapshot_date": date(2026, 1, 1), "total_value": D(1)},
     "market_data": {
@@ -258,6 +265,9 @@ CASES: list[tuple[str, dict[str, Any], str | tuple[str, ...]]] = [
     ("positions", {"average_cost": D(-1)}, "ck_positions_average_cost_nonneg"),
     ("positions", {"user_id": 1}, "uq_positions_user_id_asset"),
     ("positions", {"user_id": 999}, "fk_positions_user_id_users"),
+    ("copy_holdings", {"follower_id": 999}, "fk_copy_holdings_follower_id_users"),
+    ("copy_holdings", {"trader_id": 999}, "fk_copy_holdings_trader_id_traders"),
+    ("copy_holdings", {"pair_id": 999}, "fk_copy_holdings_pair_id_trading_pairs"),
     ("positions", {"pair_id": 999}, "fk_positions_pair_id_trading_pairs"),
     ("trader_performance", {"period": "hourly"}, "ck_trader_performance_period"),
     ("trader_performance", {"win_rate": D(101)}, "ck_trader_performance_win_rate_range"),

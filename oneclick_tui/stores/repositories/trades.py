@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oneclick_tui.domain import entities as e
+from oneclick_tui.stores import copy_store
 from oneclick_tui.stores import models as m
 from oneclick_tui.stores.errors import DuplicateError, NotFoundError, StateError, ValidationError
 from oneclick_tui.stores.repositories import validate as v
@@ -105,6 +107,7 @@ class TradeRepository(Repository):
             )
             session.add(row)
             await session.flush()
+            await _count_completed_copy(session, row)
             await session.refresh(row)
             return to_entity(e.Trade, row)
 
@@ -181,6 +184,7 @@ class TradeRepository(Repository):
             if status == "completed":
                 row.executed_at = _aware("executed at", executed_at) or self._clock()
             await session.flush()
+            await _count_completed_copy(session, row)
             return to_entity(e.Trade, row)
 
     async def get(self, trade_id: int) -> e.Trade:
@@ -206,3 +210,14 @@ class TradeRepository(Repository):
         )
         async with self.transaction() as session:
             return [to_entity(e.Trade, row) for row in await session.scalars(query)]
+
+
+async def _count_completed_copy(session: AsyncSession, row: m.Trade) -> None:
+    """A completed copy adds to its follower's running total (`copy_holdings`), in the same
+    transaction, as the copy engine's bulk paths do."""
+    fields = {
+        "kind": row.kind, "status": row.status, "user_id": row.user_id,
+        "trader_id": row.trader_id, "pair_id": row.pair_id, "trade_type": row.trade_type,
+        "amount": row.amount,
+    }  # fmt: skip
+    await copy_store.add_to_holdings(session, copy_store.holding_deltas([fields]), m.utcnow())
