@@ -322,53 +322,26 @@ def holding_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[CopyKey, Decimal]:
 async def add_to_holdings(
     session: AsyncSession, deltas: Mapping[CopyKey, Decimal], now: datetime
 ) -> None:
-    """Add completed copies to `copy_holdings`, in the caller's transaction.
-
-    PostgreSQL adds in the upsert (exact NUMERIC, safe against a concurrent writer).
-    SQLite would add TEXT as floats, so the totals are read, added here with Decimal, and
-    written back; the caller's transaction already holds SQLite's single write lock.
-    """
+    """Add completed copies to `copy_holdings`, in the caller's transaction: one upsert that
+    adds in the database (PostgreSQL: exact NUMERIC; SQLite, whose `+` on TEXT would be
+    floating point: the exact `oneclick_dec_add` function `stores.db` registers)."""
     if not deltas:
         return
     dialect = _dialect(session)
     v = _DriverValues(dialect)
-    columns = ("follower_id", "trader_id", "pair_id", "base_built", "updated_at")
-    totals = dict(deltas)
-    if dialect == "sqlite":
-        current = await _holdings_of(session, list(deltas))
-        totals = {k: current.get(k, _ZERO) + d for k, d in deltas.items()}
-        conflict = (
-            "ON CONFLICT (follower_id, trader_id, pair_id) DO UPDATE SET "
-            "base_built = excluded.base_built, updated_at = excluded.updated_at"
-        )
-    else:
-        conflict = (
-            "ON CONFLICT (follower_id, trader_id, pair_id) DO UPDATE SET "
-            "base_built = copy_holdings.base_built + excluded.base_built, "
-            "updated_at = excluded.updated_at"
-        )
+    total = (
+        "oneclick_dec_add(copy_holdings.base_built, excluded.base_built)"
+        if dialect == "sqlite"
+        else "copy_holdings.base_built + excluded.base_built"
+    )
+    conflict = (
+        "ON CONFLICT (follower_id, trader_id, pair_id) DO UPDATE SET "
+        f"base_built = {total}, updated_at = excluded.updated_at"
+    )
     at = v.ts(now)
-    rows = [(f, t, p, v.dec(total), at) for (f, t, p), total in totals.items()]
+    rows = [(f, t, p, v.dec(delta), at) for (f, t, p), delta in deltas.items()]
+    columns = ("follower_id", "trader_id", "pair_id", "base_built", "updated_at")
     await _insert_rows(session, "copy_holdings", columns, rows, conflict)
-
-
-async def _holdings_of(session: AsyncSession, keys: list[CopyKey]) -> dict[CopyKey, Decimal]:
-    """Current running totals of the given keys (grouped by trader and pair: one fan-out's
-    keys share both, so this is one query per pair touched)."""
-    h = CopyHolding.__table__
-    by_pair: dict[tuple[int, int], list[int]] = {}
-    for follower, trader, pair in keys:
-        by_pair.setdefault((trader, pair), []).append(follower)
-    out: dict[CopyKey, Decimal] = {}
-    for (trader, pair), followers in by_pair.items():
-        for start in range(0, len(followers), _SQLITE_MAX_PARAMS - 2):
-            chunk = followers[start : start + _SQLITE_MAX_PARAMS - 2]
-            query = select(h.c.follower_id, h.c.base_built).where(
-                h.c.trader_id == trader, h.c.pair_id == pair, h.c.follower_id.in_(chunk)
-            )
-            for follower, built in (await session.execute(query)).all():
-                out[(follower, trader, pair)] = built
-    return out
 
 
 async def recompute_holdings(session: AsyncSession) -> dict[CopyKey, Decimal]:

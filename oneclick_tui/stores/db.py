@@ -8,6 +8,7 @@ applied on every new connection. PostgreSQL gets a bounded, health-checked pool.
 from __future__ import annotations
 
 import weakref
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 
 from oneclick_tui.stores.security.tls import asyncpg_url_and_args
 from oneclick_tui.stores.sqlite_checkpoint import WalCheckpointer
+from oneclick_tui.stores.types import _EXACT, Amount
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -60,6 +62,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("oneclick_dec_add", 2, _decimal_add, deterministic=True)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -94,6 +97,18 @@ def _checkpoint_in_background(engine: AsyncEngine, path: Path) -> None:
 
     event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "engine_disposed", lambda _engine: checkpointer.stop())
+
+
+_AMOUNT = Amount()
+
+
+def _decimal_add(a: str | None, b: str | None) -> str | None:
+    """SQL `oneclick_dec_add(a, b)`: exact sum of two decimal TEXT values, stored the way an
+    Amount column stores it. Why: SQLite's `+` on TEXT is floating point; running totals
+    (`copy_holdings`) are added in an upsert. Overflow raises, failing the statement."""
+    if a is None or b is None:
+        return None
+    return format(_AMOUNT.normalise(_EXACT.add(Decimal(a), Decimal(b))), "f")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

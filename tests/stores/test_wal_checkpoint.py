@@ -1,4 +1,5 @@
-"""SQLite's WAL is checkpointed by a background thread, not inside the engine's commits.
+"""SQLite connections as `stores.db` makes them: WAL checkpoints on a background thread, not
+inside the engine's commits, and exact decimal addition in SQL.
 
 What a user would see go wrong: a database file whose WAL grows without end, or data that
 a second process cannot read. Checked on a real file with the real sqlite3 library.
@@ -12,7 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from oneclick_tui.stores.db import make_engine, wal_checkpointer
 
@@ -71,5 +74,26 @@ async def test_a_disposed_engine_used_again_checkpoints_again(tmp_path: Path) ->
             await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
         await _until(lambda: checkpointer.checkpoints > done)
         assert checkpointer.checkpoints > done
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_adds_decimal_text_exactly(tmp_path: Path) -> None:
+    """`oneclick_dec_add`, what running totals are added with on SQLite: exact, no floats."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'dec.db'}")
+    try:
+        async with engine.connect() as conn:
+            total = "0"
+            for _ in range(10):
+                total = (
+                    await conn.execute(text("SELECT oneclick_dec_add(:a, '0.1')"), {"a": total})
+                ).scalar_one()
+            assert total == "1.000000000000000000"  # 0.1 x 10 in floats is 0.9999999999999999
+            tiny = await conn.execute(
+                text("SELECT oneclick_dec_add('12345678901234567.000000000000000001', '1')")
+            )
+            assert tiny.scalar_one() == "12345678901234568.000000000000000001"
+            with pytest.raises(DBAPIError):  # beyond NUMERIC(38, 18): refused, not rounded
+                await conn.execute(text("SELECT oneclick_dec_add('99999999999999999999', '1')"))
     finally:
         await engine.dispose()
