@@ -408,3 +408,167 @@ async def test_partition_indexes_name_their_parent(hardened: HardenedDb) -> None
     assert names and all("__" in n for n in names), names
     assert "uq_trades_user_id_copy_of_trade_id__default" in names
     assert "ix_trades_user_executed__default" in names
+
+
+APRIL_AT = datetime(2026, 4, 2, 9, 30, tzinfo=UTC)
+
+
+async def _leads(conn: asyncpg.Connection, data: Seeded, at: datetime, hashes: list[str]) -> None:
+    """Lead rows for `hashes` at `at` in ONE statement (a fan-out's shape: one unnest insert)."""
+    await conn.execute(
+        "INSERT INTO trades (kind, trader_id, pair_id, trade_type, amount, price, status, "
+        "fees_paid, tx_hash, created_at) SELECT 'lead', $1, $2, 'buy', 10, 5, 'completed', 0, "
+        "h, $3 FROM unnest($4::text[]) h",
+        data.trader,
+        data.pair,
+        at,
+        hashes,
+    )
+
+
+@pytest.mark.parametrize("without_audit", [False, True], ids=["as-deployed", "tx-lock-alone"])
+@pytest.mark.parametrize(
+    ("first_n", "second_n"),
+    [(1, 1), (1, 40), (40, 1), (40, 40)],
+    ids=["one-one", "one-bulk", "bulk-one", "bulk-bulk"],
+)
+async def test_one_tx_hash_in_two_months_concurrently_one_wins(
+    hardened: HardenedDb, first_n: int, second_n: int, without_audit: bool
+) -> None:
+    """Two open transactions write one hash in March and in April: the second waits for the
+    first, then fails with the unique violation of uq_trades_tx_hash; exactly one row stays.
+
+    Statements with a few hashes lock each hash; statements with many take one bulk lock:
+    every pairing must serialise. `tx-lock-alone` disables the trade audit trigger, whose
+    chain lock would otherwise serialise the two writers by itself and hide a missing lock.
+    """
+    data = await seed(hardened.admin_url)
+    setup = await _admin(hardened.admin_url)
+    first = await _admin(hardened.admin_url)
+    second = await _admin(hardened.admin_url)
+    try:
+        if without_audit:
+            await setup.execute("ALTER TABLE trades DISABLE TRIGGER audit_trades_insert")
+        await setup.execute("SELECT oneclick_ensure_partitions(0, $1)", LEAD_AT)
+        await setup.execute("SELECT oneclick_ensure_partitions(0, $1)", APRIL_AT)
+        shared = "0xshared"
+        one = [shared] + [f"0xfirst{i}" for i in range(first_n - 1)]
+        two = [f"0xsecond{i}" for i in range(second_n - 1)] + [shared]
+        await first.execute("BEGIN")
+        await _leads(first, data, LEAD_AT, one)
+        await second.execute("BEGIN")
+        blocked = asyncio.create_task(_leads(second, data, APRIL_AT, two))
+        await asyncio.sleep(0.5)
+        assert not blocked.done(), "the second writer of one hash must wait for the first"
+        await first.execute("COMMIT")
+        with pytest.raises(asyncpg.UniqueViolationError) as refused:
+            await asyncio.wait_for(blocked, 10)
+        await second.execute("ROLLBACK")
+        assert refused.value.constraint_name == "uq_trades_tx_hash"
+        assert refused.value.args[0] == (
+            'duplicate key value violates unique constraint "uq_trades_tx_hash"'
+        )
+        assert refused.value.detail == f"Key (tx_hash)=({shared}) already exists."
+        rows = await setup.fetch("SELECT created_at FROM trades WHERE tx_hash = $1", shared)
+        assert [r[0] for r in rows] == [LEAD_AT]
+        assert (
+            await setup.fetchval("SELECT count(*) FROM trades WHERE tx_hash LIKE '0xsecond%'") == 0
+        )
+    finally:
+        for conn in (first, second, setup):
+            await conn.close()
+
+
+async def test_one_statement_with_one_hash_at_two_times_is_refused(hardened: HardenedDb) -> None:
+    """The statement-level check sees the statement's own rows, as the row trigger did."""
+    data = await seed(hardened.admin_url)
+    conn = await _admin(hardened.admin_url)
+    try:
+        for n in (2, 40):  # per-hash locks and the bulk lock
+            hashes = [f"0xself{n}_{i}" for i in range(n - 1)]
+            with pytest.raises(asyncpg.UniqueViolationError, match="uq_trades_tx_hash"):
+                await conn.execute(
+                    "INSERT INTO trades (kind, trader_id, pair_id, trade_type, amount, price, "
+                    "status, fees_paid, tx_hash, created_at) SELECT 'lead', $1, $2, 'buy', 10, "
+                    "5, 'completed', 0, h, $3::timestamptz + (i * interval '1 day') "
+                    "FROM unnest($4::text[]) WITH ORDINALITY AS u(h, i)",
+                    data.trader,
+                    data.pair,
+                    LEAD_AT,
+                    [*hashes, hashes[0]],
+                )
+        assert await conn.fetchval("SELECT count(*) FROM trades WHERE tx_hash LIKE '0xself%'") == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_fan_out_with_one_wrong_time_corrects_only_that_copy(hardened: HardenedDb) -> None:
+    """Copies carrying the lead's time skip the row check (0008); one with another time in the
+    month is still given the lead's time before the key is checked, in the same statement."""
+    data = await seed(hardened.admin_url)
+    conn = await _admin(hardened.admin_url)
+    try:
+        lead = await _lead(conn, data, LEAD_AT, "0xfan")
+        users = [data.alice, data.bob]
+        written = await conn.fetchval(
+            "WITH ins AS (INSERT INTO trades (kind, user_id, trader_id, pair_id, "
+            "copy_of_trade_id, trade_type, amount, price, status, fees_paid, created_at) "
+            "SELECT 'copy', u, $1, $2, $3, 'buy', 1, 5, 'pending', 0, at "
+            "FROM unnest($4::bigint[], $5::timestamptz[]) AS x(u, at) "
+            "ON CONFLICT (user_id, copy_of_trade_id, created_at) DO NOTHING RETURNING 1) "
+            "SELECT count(*) FROM ins",
+            data.trader,
+            data.pair,
+            lead,
+            [*users, data.alice],
+            [LEAD_AT, LEAD_AT, LEAD_AT + timedelta(days=2)],
+        )
+        assert written == 2  # alice's second copy (another time) conflicted: ignored
+        assert await _copies(conn, lead) == [(data.alice, LEAD_AT), (data.bob, LEAD_AT)]
+        # a time nobody proved, and an unknown lead: still the foreign-key error
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="fk_trades_copy_of_trade_id"):
+            await conn.execute(
+                "INSERT INTO trades (kind, user_id, trader_id, pair_id, copy_of_trade_id, "
+                "trade_type, amount, price, status, fees_paid, created_at) SELECT 'copy', u, $1,"
+                " $2, l, 'buy', 1, 5, 'pending', 0, $3 FROM unnest($4::bigint[], $5::bigint[]) "
+                "AS x(u, l) ON CONFLICT (user_id, copy_of_trade_id, created_at) DO NOTHING",
+                data.trader,
+                data.pair,
+                LEAD_AT,
+                [data.alice, data.bob],
+                [lead, 999_999],
+            )
+    finally:
+        await conn.close()
+
+
+async def test_0008_goes_down_to_0005s_triggers_exactly_and_up_again(hardened: HardenedDb) -> None:
+    """Below 0008 the trades triggers and functions are 0005's, as on a database never at 0008."""
+    from tests.conftest import fresh_pg_database
+
+    async def triggers_and_functions(url: str) -> tuple[list[Any], list[Any]]:
+        conn = await _admin(url)
+        try:
+            triggers = await conn.fetch(
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                "WHERE tgrelid = 'trades'::regclass AND NOT tgisinternal ORDER BY tgname"
+            )
+            functions = await conn.fetch(
+                "SELECT p.oid::regprocedure::text, md5(p.prosrc), p.proconfig, p.prosecdef "
+                "FROM pg_proc p WHERE p.proname LIKE 'oneclick%' ORDER BY 1"
+            )
+            return [tuple(r) for r in triggers], [tuple(r) for r in functions]
+        finally:
+            await conn.close()
+
+    owner = hardened.url_as("owner")
+    at_head = await triggers_and_functions(hardened.admin_url)
+    await migrate.downgrade(owner, "0007")
+    below = await triggers_and_functions(hardened.admin_url)
+    async with fresh_pg_database() as other:
+        await migrate.upgrade(other, "0007")
+        assert below == await triggers_and_functions(other)
+    names = [t[0] for t in below[0]]
+    assert "trades_copy_time_insert" not in names and "trades_tx_once" in names
+    await migrate.upgrade(owner, "head")
+    assert await triggers_and_functions(hardened.admin_url) == at_head
