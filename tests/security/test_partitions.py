@@ -479,6 +479,27 @@ async def test_one_tx_hash_in_two_months_concurrently_one_wins(
             await conn.close()
 
 
+async def test_a_big_fan_out_holds_a_handful_of_advisory_locks(hardened: HardenedDb) -> None:
+    """10,000 hashed rows in one statement must not take 10,000 advisory locks: PostgreSQL's
+    lock table has 64 x max_connections slots by default, and under 0005 two concurrent
+    fan-outs of that size failed with "out of shared memory"."""
+    data = await seed(hardened.admin_url)
+    conn = await _admin(hardened.admin_url)
+    try:
+        await conn.execute("BEGIN")
+        await _leads(conn, data, LEAD_AT, [f"0xmany{i}" for i in range(10_000)])
+        held = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        await conn.execute("COMMIT")
+        assert held <= 4, f"{held} advisory locks held by one fan-out"
+        assert await conn.fetchval("SELECT count(*) FROM trades WHERE tx_hash LIKE '0xmany%'") == (
+            10_000
+        )
+    finally:
+        await conn.close()
+
+
 async def test_one_statement_with_one_hash_at_two_times_is_refused(hardened: HardenedDb) -> None:
     """The statement-level check sees the statement's own rows, as the row trigger did."""
     data = await seed(hardened.admin_url)
