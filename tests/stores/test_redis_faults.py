@@ -165,8 +165,9 @@ async def test_outage_degrades_backs_off_and_recovers(proxy: tuple[FlakyProxy, s
         with pytest.raises(CacheUnavailableError):
             await cache.get("k")
         await asyncio.sleep(0.5)
+        await eventually(lambda: flaky.refused >= 3)  # a loaded machine retries later
         assert bus.health().publish_errors == 1 and not bus.health().connected
-        assert 3 <= flaky.refused <= 40  # capped backoff: a few tries, not a busy loop
+        assert flaky.refused <= 40  # capped backoff: a few tries in ~0.5 s, not a busy loop
         flaky.up = True
         await eventually(lambda: bus.health().connected)
         assert bus.health().reconnects == 1

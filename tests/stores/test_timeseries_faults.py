@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,6 +47,14 @@ async def open_store(server: InfluxStandIn, **kwargs: object) -> InfluxTimeSerie
     )
 
 
+async def _until(check: Callable[[], bool], within: float = 10.0) -> None:
+    """Poll (bounded) for what the background flusher will do: load only delays it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 async def test_unreachable_at_start_is_degraded_then_delivers(standin: InfluxStandIn) -> None:
     await standin.stop()
     store = await open_store(standin)
@@ -55,8 +63,7 @@ async def test_unreachable_at_start_is_degraded_then_delivers(standin: InfluxSta
     with pytest.raises(TimeSeriesUnavailable, match=standin.url.replace(".", r"\.")):
         await store.query_range("ticks", T0, T0 + timedelta(hours=1))
     await store.write(points(20))
-    await asyncio.sleep(0.1)
-    assert store.health().pending_points == 20
+    await _until(lambda: store.health().pending_points == 20)
     await standin.start()
     await store.flush(5)
     assert standin.count() == 20
@@ -70,9 +77,8 @@ async def test_outage_mid_run_buffers_and_delivers_everything(standin: InfluxSta
     await store.flush(5)
     await standin.stop()
     await store.write(points(30, start=10))
-    await asyncio.sleep(0.15)
-    health = store.health()
-    assert health.state == "degraded" and health.pending_points == 30
+    await _until(lambda: store.health().state == "degraded")
+    assert store.health().pending_points == 30
     await standin.start()
     await store.flush(5)
     assert standin.count() == 40
@@ -89,7 +95,7 @@ async def test_overflow_drops_the_oldest_counts_and_logs(
     store = await open_store(standin, max_buffered_points=10, batch_size=5)
     with caplog.at_level(logging.WARNING):
         await store.write(points(25))
-        await asyncio.sleep(0.05)
+        await _until(lambda: store.health().dropped_points == 15)
     assert store.health().dropped_points == 15
     assert store.health().pending_points == 10
     assert any("dropped 15 oldest" in r.getMessage() for r in caplog.records)
@@ -104,8 +110,8 @@ async def test_server_errors_and_dropped_connections_are_retried(standin: Influx
     store = await open_store(standin)
     standin.fail_status = 503
     await store.write(points(5))
-    await asyncio.sleep(0.1)
-    assert store.health().state == "degraded" and "503" in store.health().detail
+    await _until(lambda: store.health().state == "degraded")
+    assert "503" in store.health().detail
     standin.fail_status = None
     standin.drop_connections = True
     await asyncio.sleep(0.1)
@@ -120,8 +126,7 @@ async def test_slow_server_times_out_and_is_retried(standin: InfluxStandIn) -> N
     store = await open_store(standin, timeout_ms=100)
     standin.delay = 0.3
     await store.write(points(3))
-    await asyncio.sleep(0.25)
-    assert store.health().state == "degraded"
+    await _until(lambda: store.health().state == "degraded")
     standin.delay = 0
     await store.flush(5)
     assert standin.count() == 3
