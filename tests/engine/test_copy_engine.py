@@ -245,3 +245,26 @@ async def test_the_repository_counts_the_copies_it_completes(world: World) -> No
     await world.repos.trades.set_status(copy.id, "completed")
     assert await built(world) == {"bob": D("1.5")}
     await assert_totals_match_history(world)
+
+
+async def test_allowed_assets_and_ended_follows_as_the_fan_out_reads_them(world: World) -> None:
+    """Preferences, holdings and follow status come from one joined read: a follower whose
+    allowed assets leave out APT is skipped, one allowing it is copied, an ended follow
+    gets no record at all."""
+    trader = world.engine.catalog.traders[LEAD.address]
+    names = {"dave": ["BTC", "USDC"], "erin": ["apt", "USDC"]}
+    for name, assets in names.items():
+        user, _ = await world.repos.users.create(
+            display_name=name, risk_tolerance="high", allowed_assets=assets
+        )
+        world.users[name] = user.id
+        await world.repos.positions.upsert(user.id, "USDC", quantity=D("500"), average_cost=D(1))
+        await world.repos.follows.follow(user.id, trader.id, copy_percentage=D(10))
+    await world.repos.follows.unfollow(world.users["alice"], trader.id)
+    await world.engine.on_lead_trade(lead(Side.BUY, "40", 1))
+    (dave,) = await records(world, "dave")
+    assert (dave.status, dave.skip_reason) == ("skipped", "asset_not_allowed")
+    (erin,) = await records(world, "erin")
+    assert (erin.status, erin.amount) == ("completed", D("4"))
+    assert await holding(world, "erin", "USDC") < D("500")
+    assert await records(world, "alice") == []

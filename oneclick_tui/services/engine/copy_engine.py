@@ -178,7 +178,7 @@ class CopyEngine:
     ) -> tuple[int, FanOut]:
         """One transaction: the lead trade row, then every follower's decision."""
         async with self.sessions.begin() as session:
-            lead_id = await cs.record_lead_trade(session, lead, trader.id, pair.id)
+            lead_id, inserted = await cs.record_lead(session, lead, trader.id, pair.id)
             result = await self._decide_all(
                 session,
                 lead,
@@ -188,6 +188,7 @@ class CopyEngine:
                 trader.starting_balance,
                 pair,
                 fill_now=fill_now,
+                last_id=lead_id if inserted else None,
             )
         return lead_id, result
 
@@ -211,26 +212,25 @@ class CopyEngine:
         pair: PairInfo,
         *,
         fill_now: bool = False,
+        last_id: int | None = None,
     ) -> FanOut:
         """Decide (and sign) for every follower and write the decisions.
 
         `fill_now` (paper): the copies are filled in this same transaction and written once,
         already completed or failed; otherwise they are written pending and `result.handoff`
-        carries them to `execute_pending`.
+        carries them to `execute_pending`. `last_id`: the lead row this transaction just
+        inserted, if it did (the copies' ids follow it on SQLite, see `allocate_trade_ids`).
         """
-        follows = await cs.follows_to_decide(session, trader_id, lead_id)
+        spec = pair.spec
+        read = await cs.fan_out_state(session, trader_id, lead_id, pair.id, spec.base, spec.quote)
+        follows, held, built = read.follows, read.held, read.built
         result = FanOut(lead_id)
         if not follows:
             return result
-        spec = pair.spec
-        held = await cs.follower_positions(session, trader_id, (spec.base, spec.quote))
         limited = [f.follower_id for f in follows if f.daily_limit is not None]
         today = await cs.traded_since(session, limited, utc_day_start(lead.at))
-        built: dict[int, Decimal] = {}
         leader_before: Decimal | None = None
         if lead.side is Side.SELL:
-            ids = [f.follower_id for f in follows]
-            built = await cs.built_from_trader(session, ids, trader_id, pair.id)
             leader_before = await _leader_position_before(session, trader_id, pair.id, lead)
         book = self.books.get(lead.pair)
         mid = book.mid() if book is not None else None
@@ -288,7 +288,7 @@ class CopyEngine:
         try:
             if fill_now and result.copies:
                 await self._write_filled(
-                    session, lead, pair, follows, trades, audits, held, result, signing
+                    session, lead, pair, follows, trades, audits, held, result, signing, last_id
                 )
                 return result
             await cs.insert_decisions(session, trades, [])
@@ -328,6 +328,7 @@ class CopyEngine:
         held: dict[tuple[int, str], cs.PositionState],
         result: FanOut,
         signing: asyncio.Future[list[tuple[int, SignedTx | None]]] | None = None,
+        last_id: int | None = None,
     ) -> None:
         """Paper: fill the decided copies now and write every row once, in this transaction.
 
@@ -340,7 +341,7 @@ class CopyEngine:
         a skip keeps its `copy.skipped` row. `signing` (the copies being signed in the
         thread pool) is awaited only before the audit rows, the last write.
         """
-        ids = await cs.allocate_trade_ids(session, len(trades))
+        ids = await cs.allocate_trade_ids(session, len(trades), after=last_id)
         pending: list[cs.PendingCopy] = []
         for t, trade_id, follow in zip(trades, ids, follows, strict=True):
             t["id"] = trade_id
