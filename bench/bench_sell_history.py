@@ -6,9 +6,9 @@
 A lead sell is copied as the same fraction of what each follower built by copying that lead.
 Before migration 0007 the engine summed, on every sell, every completed copy of the trader
 on the pair by his live followers (`history_sum` below, the old query kept here as the
-reference); since 0007 it reads the running totals in `copy_holdings`
-(`copy_store.built_from_trader`). For F followers with H completed copies each, both are
-timed (best of 5), and the two answers are checked equal.
+reference); since 0007 it reads the running totals in `copy_holdings`, joined into the one
+query a fan-out reads its followers with (`copy_store.fan_out_state`). For F followers with
+H completed copies each, both are timed (best of 5), and the two answers are checked equal.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bench_fanout import LEAD, PAIR, seed_followers, with_pg
 from oneclick_tui.services.engine.catalog import seed_catalog
 from oneclick_tui.stores import copy_store as cs
 from oneclick_tui.stores.db import ensure_schema, make_engine, session_factory
-from oneclick_tui.stores.models import Trade
+from oneclick_tui.stores.models import FollowRelationship, Trade
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -44,9 +44,11 @@ async def history_sum(
 ) -> dict[int, D]:
     """The pre-0007 read: every completed copy, summed in Python (exact on SQLite)."""
     t = Trade.__table__.c
+    f = FollowRelationship.__table__.c
+    live = select(f.follower_id).where(f.trader_id == trader_id, f.status != "ended")
     signed = case((t.trade_type == "buy", 1), else_=-1)
     query = select(t.user_id, signed, t.amount).where(
-        t.user_id.in_(cs.live_followers(trader_id)),
+        t.user_id.in_(live),
         t.trader_id == trader_id,
         t.pair_id == pair_id,
         t.status == "completed",
@@ -100,6 +102,12 @@ async def run(url: str, followers: int, histories: list[int]) -> list[tuple[int,
         catalog = await seed_catalog(sessions, [PAIR], [LEAD], simulated=True)
         trader, pair = catalog.traders[LEAD.address].id, catalog.pairs[PAIR.symbol].id
         ids = await seed_followers(sessions, trader, followers)
+        base, quote = PAIR.base, PAIR.quote
+
+        def totals(s: AsyncSession):  # type: ignore[no-untyped-def]
+            # no lead has id 0: every live follow is "to decide", as on a fresh lead trade
+            return cs.fan_out_state(s, trader, 0, pair, base, quote)
+
         done = 0
         for h in histories:
             async with sessions.begin() as s:
@@ -107,10 +115,10 @@ async def run(url: str, followers: int, histories: list[int]) -> list[tuple[int,
             done = h
             async with sessions() as s:
                 old = await history_sum(s, ids, trader, pair)
-                new = await cs.built_from_trader(s, ids, trader, pair)
+                new = (await totals(s)).built
                 assert old == new, "the running totals disagree with the history"
                 t_old = await best_of(lambda s=s: history_sum(s, ids, trader, pair))
-                t_new = await best_of(lambda s=s: cs.built_from_trader(s, ids, trader, pair))
+                t_new = await best_of(lambda s=s: totals(s))
             out.append((h, t_old, t_new))
     finally:
         await engine.dispose()

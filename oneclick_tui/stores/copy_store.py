@@ -27,7 +27,6 @@ from sqlalchemy.sql import Select
 
 from oneclick_tui.domain.market_events import LeadTrade
 from oneclick_tui.stores.models import (
-    CopyHolding,
     FollowRelationship,
     Position,
     Trade,
@@ -151,11 +150,6 @@ async def record_lead(
     return int(existing), False
 
 
-def live_followers(trader_id: int) -> Select[tuple[int]]:
-    """Follower ids of the trader's live (active or paused) follows, as a subquery."""
-    return select(_F.c.follower_id).where(_F.c.trader_id == trader_id, _F.c.status != "ended")
-
-
 @dataclass(frozen=True, slots=True)
 class FanOutState:
     """Everything a fan-out reads about its followers, from ONE query."""
@@ -168,7 +162,14 @@ class FanOutState:
     """What each built by copying this trader on this pair (`copy_holdings`)."""
 
 
-_POSITION_FIELDS = "pair_id, quantity, average_cost, realized_pnl, current_value, unrealized_pnl"
+_POSITION_FIELDS = (
+    "pair_id",
+    "quantity",
+    "average_cost",
+    "realized_pnl",
+    "current_value",
+    "unrealized_pnl",
+)
 
 
 async def fan_out_state(
@@ -181,7 +182,7 @@ async def fan_out_state(
     fan-out; at 10,000 followers it also skips SQLAlchemy's per-value result processing.
     """
     dialect = _dialect(session)
-    pos = ", ".join(f"{a}.{c.strip()}" for a in ("q", "b") for c in _POSITION_FIELDS.split(","))
+    pos = ", ".join(f"{alias}.{c}" for alias in ("q", "b") for c in _POSITION_FIELDS)
     if dialect == "sqlite":
         marks = {"trader": "?", "lead": "?", "pair": "?", "base": "?", "quote": "?"}
         params: tuple[Any, ...] = (quote, base, pair_id, trader_id, lead_trade_id)
@@ -284,26 +285,6 @@ async def traded_since(
     return totals
 
 
-async def built_from_trader(
-    session: AsyncSession, user_ids: Sequence[int], trader_id: int, pair_id: int
-) -> dict[int, Decimal]:
-    """Base quantity each user holds from copying this trader on this pair (buys - sells).
-
-    Read from the running totals in `copy_holdings` (migration 0007): one row per follower,
-    however long the history.
-    """
-    if not user_ids:
-        return {}
-    h = CopyHolding.__table__
-    query = select(h.c.follower_id, h.c.base_built).where(
-        h.c.trader_id == trader_id,
-        h.c.pair_id == pair_id,
-        h.c.follower_id.in_(live_followers(trader_id)),
-    )
-    wanted = set(user_ids)
-    return {u: v for u, v in (await session.execute(query)).all() if u in wanted}
-
-
 CopyKey = tuple[int, int, int]
 """(follower, trader, pair): the key of a running total in `copy_holdings`."""
 
@@ -312,7 +293,7 @@ def holding_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[CopyKey, Decimal]:
     """What completed copy rows add to their followers' running totals (buys +, sells -)."""
     deltas: dict[CopyKey, Decimal] = {}
     for r in rows:
-        if r.get("kind", "copy") != "copy" or r.get("status") != "completed":
+        if r.get("kind") != "copy" or r.get("status") != "completed":
             continue
         user, trader, pair = r.get("user_id"), r.get("trader_id"), r.get("pair_id")
         if user is None or trader is None or pair is None:
@@ -355,8 +336,8 @@ async def recompute_holdings(session: AsyncSession) -> dict[CopyKey, Decimal]:
         query.where(_T.c.kind == "copy", _T.c.status == "completed", _T.c.user_id.is_not(None))
     )
     return holding_deltas(
-        {"user_id": u, "trader_id": t, "pair_id": p, "trade_type": side, "amount": amount,
-         "status": "completed"}
+        {"kind": "copy", "user_id": u, "trader_id": t, "pair_id": p, "trade_type": side,
+         "amount": amount, "status": "completed"}
         for u, t, p, side, amount in rows
     )  # fmt: skip
 
@@ -756,8 +737,8 @@ async def _copies_to_complete(
         .with_for_update()
     )
     return [
-        {"user_id": u, "trader_id": t, "pair_id": p, "trade_type": side, "status": "completed",
-         "amount": amounts[trade_id]}
+        {"kind": "copy", "user_id": u, "trader_id": t, "pair_id": p, "trade_type": side,
+         "status": "completed", "amount": amounts[trade_id]}
         for trade_id, u, t, p, side in (await session.execute(query)).all()
     ]  # fmt: skip
 
