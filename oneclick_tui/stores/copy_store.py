@@ -13,11 +13,10 @@ Follower sets are selected by joining the trader's follows, never as a 10,000-id
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -26,16 +25,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from oneclick_tui.domain.market_events import LeadTrade
+from oneclick_tui.stores.bulk_sql import (
+    TRADE_DECIMALS,
+    CopyKey,
+    DriverValues,
+    Statement,
+    audit_statements,
+    holding_statements,
+    marks,
+    position_statements,
+    trade_statements,
+)
 from oneclick_tui.stores.models import (
     FollowRelationship,
     Position,
     Trade,
     UserPreferences,
 )
-from oneclick_tui.stores.types import _EXACT, _SQLITE_TS_FORMAT
 
 LIVE_COPY_STATUSES = ("pending", "submitted", "completed")
 EXECUTABLE_KINDS = ("copy", "stop_loss", "manual")
+_ZERO = Decimal(0)
 _T = Trade.__table__
 _P = Position.__table__
 _F = FollowRelationship.__table__
@@ -120,34 +130,17 @@ async def record_lead(
     session: AsyncSession, lead: LeadTrade, trader_id: int, pair_id: int
 ) -> tuple[int, bool]:
     """`record_lead_trade`, also saying whether this call inserted the row."""
-    stmt = (
-        _insert(session, _T)
-        .values(
-            kind="lead",
-            user_id=None,
-            trader_id=trader_id,
-            pair_id=pair_id,
-            trade_type=lead.side.value,
-            amount=lead.amount,
-            price=lead.price,
-            total_value=lead.amount * lead.price,
-            fees_paid=lead.fee,
-            status="completed",
-            tx_hash=lead.tx_hash,
-            chain_version=lead.version,
-            executed_at=lead.at,
-            created_at=lead.at,
-        )
-        .on_conflict_do_nothing(index_elements=["tx_hash", "created_at"])
-        .returning(_T.c.id)
-    )
-    found = await session.scalar(stmt)
+    dialect = _dialect(session)
+    connection = await session.connection()
+    sql, params = record_lead_sql(dialect, DriverValues(dialect), lead, trader_id, pair_id)
+    found = (await connection.exec_driver_sql(sql, params)).first()
     if found is not None:
-        return int(found), True
-    existing = await session.scalar(select(_T.c.id).where(_T.c.tx_hash == lead.tx_hash))
+        return int(found[0]), True
+    sql, params = lead_id_sql(dialect, lead.tx_hash)
+    existing = (await connection.exec_driver_sql(sql, params)).first()
     if existing is None:  # the insert conflicted, so the row exists: only a race deletes it
         raise LookupError(f"lead trade {lead.tx_hash} neither inserted nor found")
-    return int(existing), False
+    return int(existing[0]), False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,16 +165,16 @@ _POSITION_FIELDS = (
 )
 
 
-async def fan_out_state(
-    session: AsyncSession, trader_id: int, lead_trade_id: int, pair_id: int, base: str, quote: str
-) -> FanOutState:
-    """The follows to decide with their preferences, holdings and running totals.
+def fan_out_state_sql(
+    dialect: str, trader_id: int, lead_trade_id: int, pair_id: int, base: str, quote: str
+) -> Statement:
+    """The follows to decide with their preferences, holdings and running totals: ONE
+    statement through the driver, read by `parse_fan_out_state`.
 
-    One statement through the driver instead of three through SQLAlchemy: on SQLite every
-    statement is a few thread hops (~0.5 ms each here), which was most of a one-follower
-    fan-out; at 10,000 followers it also skips SQLAlchemy's per-value result processing.
+    Why one: on SQLite every statement through the async session is a few thread hops
+    (~0.5 ms each here), which was most of a one-follower fan-out; at 10,000 followers it
+    also skips SQLAlchemy's per-value result processing.
     """
-    dialect = _dialect(session)
     pos = ", ".join(f"{alias}.{c}" for alias in ("q", "b") for c in _POSITION_FIELDS)
     if dialect == "sqlite":
         marks = {"trader": "?", "lead": "?", "pair": "?", "base": "?", "quote": "?"}
@@ -204,8 +197,13 @@ async def fan_out_state(
         f"AND t.copy_of_trade_id = {marks['lead']}) "
         "ORDER BY f.follower_id"
     )
-    connection = await session.connection()
-    rows: list[Any] = list((await connection.exec_driver_sql(sql, params)).all())
+    return sql, params
+
+
+def parse_fan_out_state(
+    dialect: str, rows: Iterable[Sequence[Any]], base: str, quote: str
+) -> FanOutState:
+    """`FanOutState` from the rows of `fan_out_state_sql`."""
     dec, opt = (_decimal, _optional_decimal) if dialect == "sqlite" else (_same, _same)
     state = FanOutState([], {}, {})
     for r in rows:
@@ -226,6 +224,101 @@ async def fan_out_state(
         if r[25] is not None:
             state.built[user] = dec(r[25])
     return state
+
+
+async def fan_out_state(
+    session: AsyncSession, trader_id: int, lead_trade_id: int, pair_id: int, base: str, quote: str
+) -> FanOutState:
+    """The follows to decide with their preferences, holdings and running totals."""
+    dialect = _dialect(session)
+    sql, params = fan_out_state_sql(dialect, trader_id, lead_trade_id, pair_id, base, quote)
+    connection = await session.connection()
+    rows = (await connection.exec_driver_sql(sql, params)).all()
+    return parse_fan_out_state(dialect, rows, base, quote)
+
+
+def traded_today_sql(dialect: str, v: DriverValues, trader_id: int, since: datetime) -> Statement:
+    """Quote notional of live buys since `since` (pending ones count), per follower of
+    `trader_id` who has a daily limit: the daily-limit reads of a fan-out, in one statement
+    whatever the number of followers (summed by `sum_per_user`)."""
+    m = ("?", "?") if dialect == "sqlite" else ("$1", "$2")
+    sql = (
+        "SELECT t.user_id, t.total_value FROM trades t WHERE t.user_id IN ("
+        "SELECT f.follower_id FROM follow_relationships f JOIN user_preferences p "
+        f"ON p.user_id = f.follower_id WHERE f.trader_id = {m[0]} AND f.status <> 'ended' "
+        f"AND p.daily_trading_limit IS NOT NULL) AND t.created_at >= {m[1]} "
+        "AND t.status IN ('pending', 'submitted', 'completed') AND t.kind <> 'lead' "
+        "AND t.trade_type = 'buy'"
+    )
+    return sql, (trader_id, v.ts(since))
+
+
+def sum_per_user(dialect: str, rows: Iterable[Sequence[Any]]) -> dict[int, Decimal]:
+    """Rows of (user_id, decimal) summed per user, exactly."""
+    dec = _optional_decimal if dialect == "sqlite" else _same
+    totals: dict[int, Decimal] = {}
+    for user_id, value in rows:
+        totals[user_id] = totals.get(user_id, _ZERO) + (dec(value) or _ZERO)
+    return totals
+
+
+def leader_trades_sql(
+    dialect: str, trader_id: int, pair_id: int, tx_hash: str, version: int
+) -> Statement:
+    """The lead's recorded trades on a pair before the one with `tx_hash` (side, amount)."""
+    m = ("?", "?", "?", "?") if dialect == "sqlite" else ("$1", "$2", "$3", "$4")
+    sql = (
+        "SELECT trade_type, amount FROM trades WHERE kind = 'lead' "
+        f"AND trader_id = {m[0]} AND pair_id = {m[1]} AND tx_hash <> {m[2]} "
+        f"AND chain_version < {m[3]}"
+    )
+    return sql, (trader_id, pair_id, tx_hash, version)
+
+
+def leader_position(dialect: str, rows: Iterable[Sequence[Any]], sell_amount: Decimal) -> Decimal:
+    """The lead's base position before a sell of `sell_amount`, from `leader_trades_sql`.
+
+    Holdings from before we watched him are unknown: then the sell is treated as his exit.
+    """
+    dec = _decimal if dialect == "sqlite" else _same
+    total = _ZERO
+    for side, amount in rows:
+        total += dec(amount) if side == "buy" else -dec(amount)
+    return max(total, sell_amount)
+
+
+def record_lead_sql(
+    dialect: str, v: DriverValues, lead: LeadTrade, trader_id: int, pair_id: int
+) -> Statement:
+    """Insert the lead trade unless its hash is recorded; RETURNING its id if inserted."""
+    columns = (
+        "kind", "user_id", "trader_id", "pair_id", "trade_type", "amount", "price",
+        "total_value", "fees_paid", "status", "tx_hash", "chain_version", "executed_at",
+        "created_at",
+    )  # fmt: skip
+    values = (
+        "lead", None, trader_id, pair_id, lead.side.value, v.dec(lead.amount),
+        v.dec(lead.price), v.dec(lead.amount * lead.price), v.dec(lead.fee), "completed",
+        lead.tx_hash, lead.version, v.ts(lead.at), v.ts(lead.at),
+    )  # fmt: skip
+    sql = (
+        f"INSERT INTO trades ({', '.join(columns)}) VALUES ({marks(dialect, len(columns))}) "
+        "ON CONFLICT (tx_hash, created_at) DO NOTHING RETURNING id"
+    )
+    return sql, values
+
+
+def lead_id_sql(dialect: str, tx_hash: str) -> Statement:
+    mark = "?" if dialect == "sqlite" else "$1"
+    return f"SELECT id FROM trades WHERE tx_hash = {mark}", (tx_hash,)
+
+
+def next_ids_sql(dialect: str, n: int) -> Statement | None:
+    """N fresh trade ids from PostgreSQL's sequence (None on SQLite: see `allocate_trade_ids`)."""
+    if dialect != "postgresql":
+        return None
+    sql = "SELECT nextval(pg_get_serial_sequence('trades', 'id')) FROM generate_series(1, $1::int)"
+    return sql, (n,)
 
 
 def _same(value: Any) -> Any:
@@ -285,10 +378,6 @@ async def traded_since(
     return totals
 
 
-CopyKey = tuple[int, int, int]
-"""(follower, trader, pair): the key of a running total in `copy_holdings`."""
-
-
 def holding_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[CopyKey, Decimal]:
     """What completed copy rows add to their followers' running totals (buys +, sells -)."""
     deltas: dict[CopyKey, Decimal] = {}
@@ -313,20 +402,7 @@ async def add_to_holdings(
     if not deltas:
         return
     dialect = _dialect(session)
-    v = _DriverValues(dialect)
-    total = (
-        "oneclick_dec_add(copy_holdings.base_built, excluded.base_built)"
-        if dialect == "sqlite"
-        else "copy_holdings.base_built + excluded.base_built"
-    )
-    conflict = (
-        "ON CONFLICT (follower_id, trader_id, pair_id) DO UPDATE SET "
-        f"base_built = {total}, updated_at = excluded.updated_at"
-    )
-    at = v.ts(now)
-    rows = [(f, t, p, v.dec(delta), at) for (f, t, p), delta in deltas.items()]
-    columns = ("follower_id", "trader_id", "pair_id", "base_built", "updated_at")
-    await _insert_rows(session, "copy_holdings", columns, rows, conflict)
+    await _run(session, holding_statements(dialect, DriverValues(dialect), deltas, now))
 
 
 async def recompute_holdings(session: AsyncSession) -> dict[CopyKey, Decimal]:
@@ -342,100 +418,6 @@ async def recompute_holdings(session: AsyncSession) -> dict[CopyKey, Decimal]:
     )  # fmt: skip
 
 
-class _DriverValues:
-    """Python values as the driver takes them, exactly as the column types would bind them.
-
-    Why: the bulk writes below go straight to the driver (`exec_driver_sql`); SQLAlchemy's
-    per-value bind processing was most of the fan-out's cost at 10,000 followers. On SQLite
-    decimals are scale-normalised TEXT and timestamps fixed-width ISO text (see
-    `stores.types`); on PostgreSQL asyncpg takes Decimal and aware datetimes, and JSONB text.
-    """
-
-    def __init__(self, dialect: str) -> None:
-        self.sqlite = dialect == "sqlite"
-        self._stamps: dict[datetime, Any] = {}
-        self._texts: dict[Decimal, str] = {}
-        """Equal decimals have one text: a fan-out repeats prices, sizes and fees a lot."""
-
-    def dec(self, value: Decimal | None) -> Any:
-        if value is None or not self.sqlite:
-            return value
-        found = self._texts.get(value)
-        if found is None:
-            found = (
-                _ZERO_TEXT
-                if value.is_zero()
-                else format(value.quantize(_QUANTUM, rounding=ROUND_HALF_UP, context=_EXACT), "f")
-            )
-            self._texts[value] = found
-        return found
-
-    def ts(self, value: datetime | None) -> Any:
-        if value is None or not self.sqlite:
-            return value
-        found = self._stamps.get(value)
-        if found is None:
-            found = self._stamps[value] = value.astimezone(UTC).strftime(_SQLITE_TS_FORMAT)
-        return found
-
-    @staticmethod
-    def json(value: Any) -> str | None:
-        return None if value is None else json.dumps(value)
-
-
-_QUANTUM = Decimal("1e-18")  # Amount() and Price() columns: NUMERIC(38, 18)
-_ZERO_TEXT = format(Decimal(0).quantize(_QUANTUM), "f")
-_TRADE_COLUMNS = (
-    "kind",
-    "user_id",
-    "trader_id",
-    "pair_id",
-    "copy_of_trade_id",
-    "trade_type",
-    "amount",
-    "price",
-    "total_value",
-    "fees_paid",
-    "realized_pnl",
-    "status",
-    "skip_reason",
-    "failure_reason",
-    "tx_hash",
-    "chain_version",
-    "executed_at",
-    "created_at",
-)
-_TRADE_DECIMALS = frozenset({"amount", "price", "total_value", "fees_paid", "realized_pnl"})
-_AUDIT_COLUMNS = (
-    "occurred_at",
-    "actor",
-    "action",
-    "entity_type",
-    "entity_id",
-    "before",
-    "after",
-    "prev_hash",
-    "row_hash",
-)
-_POSITION_COLUMNS = (
-    "user_id",
-    "asset",
-    "pair_id",
-    "quantity",
-    "average_cost",
-    "realized_pnl",
-    "current_value",
-    "unrealized_pnl",
-    "last_updated_at",
-)
-
-
-def _marks(dialect: str, n: int, start: int = 1) -> str:
-    if dialect == "sqlite":
-        return ", ".join("?" * n)
-    return ", ".join(f"${i}" for i in range(start, start + n))
-
-
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
@@ -447,98 +429,14 @@ async def _executemany(session: AsyncSession, sql: str, rows: list[tuple[Any, ..
         await connection.exec_driver_sql(sql, rows)
 
 
-# PostgreSQL array types for `unnest(...)` inserts: one statement for N rows, so the row
-# count does not multiply round trips or statement-level trigger runs.
-_PG_TYPES = {
-    "id": "bigint",
-    "kind": "text",
-    "user_id": "bigint",
-    "trader_id": "bigint",
-    "pair_id": "bigint",
-    "copy_of_trade_id": "bigint",
-    "trade_type": "text",
-    "amount": "numeric",
-    "price": "numeric",
-    "total_value": "numeric",
-    "fees_paid": "numeric",
-    "realized_pnl": "numeric",
-    "status": "text",
-    "skip_reason": "text",
-    "failure_reason": "text",
-    "tx_hash": "text",
-    "chain_version": "bigint",
-    "executed_at": "timestamptz",
-    "created_at": "timestamptz",
-    "occurred_at": "timestamptz",
-    "actor": "text",
-    "action": "text",
-    "entity_type": "text",
-    "entity_id": "text",
-    "before": "jsonb",
-    "after": "jsonb",
-    "prev_hash": "text",
-    "row_hash": "text",
-    "asset": "text",
-    "quantity": "numeric",
-    "average_cost": "numeric",
-    "current_value": "numeric",
-    "unrealized_pnl": "numeric",
-    "last_updated_at": "timestamptz",
-    "follower_id": "bigint",
-    "base_built": "numeric",
-    "updated_at": "timestamptz",
-}
-
-
-def _unnest_select(columns: Sequence[str]) -> str:
-    """`SELECT ... FROM unnest($1::t[], ...)`; jsonb travels as text and is cast per row."""
-    arrays = ", ".join(
-        f"${i}::{'text' if _PG_TYPES[c] == 'jsonb' else _PG_TYPES[c]}[]"
-        for i, c in enumerate(columns, 1)
-    )
-    picks = ", ".join(f"u.{c}::jsonb" if _PG_TYPES[c] == "jsonb" else f"u.{c}" for c in columns)
-    return f"SELECT {picks} FROM unnest({arrays}) AS u({', '.join(columns)})"
-
-
-_SQLITE_ROWS_PER_INSERT = 1000
-# SQLITE_MAX_VARIABLE_NUMBER: 32,766 since SQLite 3.32, 999 before
-_ZERO = Decimal(0)
-_SQLITE_MAX_PARAMS = 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
-
-
-async def _insert_rows(
-    session: AsyncSession,
-    table: str,
-    columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    suffix: str = "",
-) -> int:
-    """Insert rows: one unnest statement on PostgreSQL, multi-row VALUES on SQLite.
-
-    Returns the rows written (ON CONFLICT DO NOTHING skips count as not written).
-    """
-    if not rows:
+async def _run(session: AsyncSession, statements: Sequence[Statement]) -> int:
+    """Run bulk statements in the session's transaction; the rows they wrote."""
+    if not statements:
         return 0
     connection = await session.connection()
-    names = ", ".join(columns)
-    if _dialect(session) == "postgresql":
-        sql = f"INSERT INTO {table} ({names}) {_unnest_select(columns)} {suffix}"
-        arrays = tuple(list(col) for col in zip(*rows, strict=True))
-        result = await connection.exec_driver_sql(sql, arrays)
-        return int(result.rowcount)
-    # SQLite: multi-row VALUES, up to 1,000 rows per statement, not an executemany. Each
-    # statement on a table with triggers or foreign keys opens a statement journal, and one
-    # per row was over half of the insert's cost (10,000 copies: 340 -> 145 ms; positions
-    # 140 -> 60 ms).
-    per = max(1, min(_SQLITE_ROWS_PER_INSERT, _SQLITE_MAX_PARAMS // len(columns)))
-    one = f"({_marks('sqlite', len(columns))})"
     written = 0
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))} {suffix}"
-        params = tuple(value for row in chunk for value in row)
-        result = await connection.exec_driver_sql(sql, params)
-        written += int(result.rowcount)
+    for sql, params in statements:
+        written += int((await connection.exec_driver_sql(sql, params)).rowcount)
     return written
 
 
@@ -576,23 +474,9 @@ async def insert_decisions(
     transaction). Returns how many trade rows were written (a replay writes fewer).
     """
     dialect = _dialect(session)
-    v = _DriverValues(dialect)
     written = 0
     if trades:
-        columns = (("id",) if "id" in trades[0] else ()) + _TRADE_COLUMNS
-        conflict = "ON CONFLICT (user_id, copy_of_trade_id, created_at) DO NOTHING"
-        rows = []
-        for t in trades:
-            row = []
-            for c in columns:
-                value = t.get(c)
-                if c in _TRADE_DECIMALS:
-                    value = v.dec(value)
-                elif c in ("executed_at", "created_at"):
-                    value = v.ts(value)
-                row.append(value)
-            rows.append(tuple(row))
-        written = await _insert_rows(session, "trades", columns, rows, conflict)
+        written = await _run(session, trade_statements(dialect, DriverValues(dialect), trades))
         if written == len(trades):
             # Completed copies count into the running totals. Had a replay written fewer,
             # which ones is unknown here: the caller rolls back (paper fan-out: `_Contended`).
@@ -606,22 +490,7 @@ async def insert_audits(session: AsyncSession, audits: list[dict[str, Any]]) -> 
     if not audits:
         return
     dialect = _dialect(session)
-    v = _DriverValues(dialect)
-    rows = [
-        (
-            v.ts(a["occurred_at"]),
-            a["actor"],
-            a["action"],
-            a["entity_type"],
-            a.get("entity_id"),
-            v.json(a.get("before")),
-            v.json(a.get("after")),
-            a.get("prev_hash"),
-            a.get("row_hash"),
-        )
-        for a in audits
-    ]
-    await _insert_rows(session, "audit_log", _AUDIT_COLUMNS, rows)
+    await _run(session, audit_statements(dialect, DriverValues(dialect), audits))
 
 
 def _pending_query() -> Select[Any]:
@@ -690,7 +559,7 @@ async def finish_copies(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     if not rows:
         return
     dialect = _dialect(session)
-    v = _DriverValues(dialect)
+    v = DriverValues(dialect)
     n = len(FINISH_COLUMNS)
     if dialect == "sqlite":
         sets = ", ".join(f"{c} = ?" for c in FINISH_COLUMNS)
@@ -705,7 +574,7 @@ async def finish_copies(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         values = []
         for c in FINISH_COLUMNS:
             value = r["v_" + c]
-            if c in _TRADE_DECIMALS:
+            if c in TRADE_DECIMALS:
                 value = v.dec(value)
             elif c == "executed_at":
                 value = v.ts(value)
@@ -748,26 +617,8 @@ async def save_positions(
 ) -> None:
     """Upsert every changed holding (one bulk insert ... on conflict update)."""
     dialect = _dialect(session)
-    v = _DriverValues(dialect)
-    at = v.ts(now or datetime.now(UTC))
-    rows = [
-        (
-            p.user_id,
-            p.asset,
-            p.pair_id,
-            v.dec(p.quantity),
-            v.dec(p.average_cost),
-            v.dec(p.realized_pnl),
-            v.dec(p.current_value),
-            v.dec(p.unrealized_pnl),
-            at,
-        )
-        for p in positions
-        if p.changed
-    ]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _POSITION_COLUMNS[2:])
-    conflict = f"ON CONFLICT (user_id, asset) DO UPDATE SET {updates}"
-    await _insert_rows(session, "positions", _POSITION_COLUMNS, rows, conflict)
+    v = DriverValues(dialect)
+    await _run(session, position_statements(dialect, v, positions, now or datetime.now(UTC)))
 
 
 async def positions_for(

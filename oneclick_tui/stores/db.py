@@ -7,6 +7,7 @@ applied on every new connection. PostgreSQL gets a bounded, health-checked pool.
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
 from decimal import Decimal
 from pathlib import Path
@@ -71,6 +72,21 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def connect_sqlite(path: Path) -> sqlite3.Connection:
+    """A raw connection to the database file, set up like every engine connection (foreign
+    keys, WAL, busy timeout, `oneclick_dec_add`; auto-checkpoint off, the engine's
+    background checkpointer does it) and in autocommit mode: the caller BEGINs.
+
+    For the copy engine's paper fan-out, which runs a whole transaction on a thread of its
+    own (`services.engine.fanout_drivers`)."""
+    connection = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+    )
+    _sqlite_on_connect(connection, None)
+    connection.execute("PRAGMA wal_autocheckpoint=0")
+    return connection
 
 
 _CHECKPOINTERS: weakref.WeakKeyDictionary[Any, WalCheckpointer] = weakref.WeakKeyDictionary()

@@ -158,7 +158,7 @@ async def test_crash_between_decision_and_execution_is_recovered(world: World) -
 
     async with world.sessions.begin() as s:
         lead_id = await copy_store.record_lead_trade(s, trade, trader.id, pair.id)
-        await world.engine._decide_all(s, trade, lead_id, trader.id, "medium", None, pair)
+        await world.engine._decide_all(s, trade, lead_id, trader, pair)
     assert [t.status for t in await records(world, "alice")] == ["pending"]
     done, failed = await world.engine.recover(now=T0 + timedelta(seconds=5))
     assert (done, failed) == (2, 0)
@@ -174,7 +174,7 @@ async def test_stale_pending_copy_fails_with_reason_instead_of_filling_late(worl
 
     async with world.sessions.begin() as s:
         lead_id = await copy_store.record_lead_trade(s, trade, trader.id, pair.id)
-        await world.engine._decide_all(s, trade, lead_id, trader.id, "medium", None, pair)
+        await world.engine._decide_all(s, trade, lead_id, trader, pair)
     await world.engine.recover(now=T0 + timedelta(hours=1))
     (alice,) = await records(world, "alice")
     assert alice.status == "failed" and alice.failure_reason.startswith("stale")
@@ -208,7 +208,7 @@ async def test_running_totals_follow_every_completed_copy(world: World) -> None:
         trade = lead(Side.BUY, "8", n)
         async with world.sessions.begin() as s:  # decided, then the process "died"
             lead_id = await copy_store.record_lead_trade(s, trade, trader.id, pair.id)
-            await world.engine._decide_all(s, trade, lead_id, trader.id, "medium", None, pair)
+            await world.engine._decide_all(s, trade, lead_id, trader, pair)
         await world.engine.recover(now=now)  # n=2 completes, n=3 is stale and fails
     assert await built(world) == {"alice": D("12"), "carol": D("3.98")}
     await world.engine.on_lead_trade(lead(Side.SELL, "14", 4, T0 + timedelta(minutes=1)))

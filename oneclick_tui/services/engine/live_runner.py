@@ -569,6 +569,8 @@ class LiveEngineRunner:
                 await self._books_task
         if self.pipeline is not None:
             await flush_candles(self.pipeline, self.ts)
+        if self.copy_engine is not None:
+            await asyncio.to_thread(self.copy_engine.close)
         if self.signer is not None:
             self.signer.close()
         if isinstance(self.executor, AptosExecutor):

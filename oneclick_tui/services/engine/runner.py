@@ -223,6 +223,8 @@ class EngineRunner:
             await flush_candles(self.pipeline, self.ts)
         if self.exchange is not None:
             await self._save_cursor()
+        if self.copy_engine is not None:
+            await asyncio.to_thread(self.copy_engine.close)
         if self.signer is not None:
             self.signer.close()
         await self.bus.publish(topics.ENGINE_STATUS, {"component": "engine", "state": "stopped"})

@@ -17,9 +17,10 @@ import asyncio
 import hashlib
 import logging
 import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
@@ -109,6 +110,31 @@ def swap_payload(
     )
 
 
+class SigningJob:
+    """Copies being signed (`CopySigner.submit`); `result()` waits for them."""
+
+    def __init__(
+        self,
+        n: int,
+        futures: list[Future[list[tuple[int, SignedTx]]]],
+        inline: Callable[[], list[tuple[int, SignedTx]]] | None = None,
+    ) -> None:
+        self._n = n
+        self._futures = futures
+        self._inline = inline
+
+    def result(self) -> list[SignedTx | None]:
+        """One signed transaction per copy, in order (None where the follower has no key)."""
+        out: list[SignedTx | None] = [None] * self._n
+        chunks = [f.result() for f in self._futures]
+        if self._inline is not None:
+            chunks.append(self._inline())
+        for chunk in chunks:
+            for index, signed in chunk:
+                out[index] = signed
+        return out
+
+
 class CopySigner:
     """Signs copies for the followers whose keys it holds, in a thread pool."""
 
@@ -127,6 +153,9 @@ class CopySigner:
         self._own_pool = executor is None
         self._pool = executor or ThreadPoolExecutor(self.workers, thread_name_prefix="sign")
         self._sequence: dict[int, int] = {}
+        self._sequence_lock = threading.Lock()
+        """Sequences are drawn on the event loop (`sign`) and in the fan-out's thread
+        (`submit`)."""
 
     def __repr__(self) -> str:
         return f"CopySigner({len(self._keys)} keys, chain {self.chain_id})"
@@ -136,21 +165,44 @@ class CopySigner:
 
     def _next_sequence(self, user_id: int) -> int:
         """Paper: a local counter per account (a live executor would ask the fullnode)."""
-        seq = self._sequence.get(user_id, 0)
-        self._sequence[user_id] = seq + 1
+        with self._sequence_lock:
+            seq = self._sequence.get(user_id, 0)
+            self._sequence[user_id] = seq + 1
         return seq
+
+    def _jobs(self, copies: Sequence[CopyToSign]) -> list[tuple[int, CopyToSign, int]]:
+        return [(i, c, self._next_sequence(c.user_id)) for i, c in enumerate(copies)
+                if c.user_id in self._keys]  # fmt: skip
+
+    def _chunks(
+        self, jobs: list[tuple[int, CopyToSign, int]]
+    ) -> list[list[tuple[int, CopyToSign, int]]]:
+        size = max(MIN_CHUNK, -(-len(jobs) // self.workers))
+        return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+    def submit(self, pair: PairSpec, copies: Sequence[CopyToSign]) -> SigningJob:
+        """`sign` for a caller that is not on the event loop (the paper fan-out's thread):
+        the pool starts now, `SigningJob.result()` waits. A batch smaller than one chunk is
+        signed by `result()` in the caller's thread: a hop to the pool would cost more."""
+        jobs = self._jobs(copies)
+        deadline = int(time.time()) + DEADLINE_SECS
+        if len(jobs) < MIN_CHUNK:
+            return SigningJob(len(copies), [], lambda: self._sign_chunk(pair, jobs, deadline))
+        futures = [
+            self._pool.submit(self._sign_chunk, pair, chunk, deadline)
+            for chunk in self._chunks(jobs)
+        ]
+        return SigningJob(len(copies), futures)
 
     async def sign(self, pair: PairSpec, copies: Sequence[CopyToSign]) -> list[SignedTx | None]:
         """Sign every copy whose follower has a key (None for the others), off the loop."""
-        jobs = [(i, c, self._next_sequence(c.user_id)) for i, c in enumerate(copies)
-                if c.user_id in self._keys]  # fmt: skip
+        jobs = self._jobs(copies)
         out: list[SignedTx | None] = [None] * len(copies)
         if not jobs:
             return out
         deadline = int(time.time()) + DEADLINE_SECS
-        size = max(MIN_CHUNK, -(-len(jobs) // self.workers))
         loop = asyncio.get_running_loop()
-        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        chunks = self._chunks(jobs)
         results = await asyncio.gather(
             *(
                 loop.run_in_executor(self._pool, self._sign_chunk, pair, chunk, deadline)
