@@ -150,7 +150,7 @@ async def run_one(
             recorded.append(end - start)
             executed.append(end - start)
             completed += result.completed
-        copier.close()
+        await copier.aclose()
         if signer is not None:
             signer.close()
         return recorded, executed, completed

@@ -10,6 +10,7 @@ write byte-identical values. Nothing here performs I/O: every function returns
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ class DriverValues:
     """
 
     def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
         self.sqlite = dialect == "sqlite"
         self._stamps: dict[datetime, Any] = {}
         self._texts: dict[Decimal, str] = {}
@@ -205,6 +207,29 @@ def insert_statements(
     return out
 
 
+def combined(statements: Sequence[Statement]) -> Statement:
+    """PostgreSQL: several writes as ONE statement (data-modifying CTEs), one round trip.
+
+    They run on one snapshot, so none may depend on another's rows (the fan-out's holdings,
+    positions and audit rows do not); statement-level triggers fire once each, at its end.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, (sql, values) in enumerate(statements):
+        parts.append(f"w{i} AS ({_renumber(sql, len(params))})")
+        params.extend(values)
+    return f"WITH {', '.join(parts)} SELECT 1", tuple(params)
+
+
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def _renumber(sql: str, offset: int) -> str:
+    """`$n` -> `$(n + offset)` (our statements carry no other `$`)."""
+    return _PARAM.sub(lambda m: f"${int(m[1]) + offset}", sql)
+
+
+_TRADE_TIMES = frozenset({"executed_at", "created_at"})
 TRADE_CONFLICT = "ON CONFLICT (user_id, copy_of_trade_id, created_at) DO NOTHING"
 
 
@@ -217,17 +242,16 @@ def trade_statements(
     if not trades:
         return []
     columns = (("id",) if "id" in trades[0] else ()) + TRADE_COLUMNS
+    # one conversion per column kind, looked up once, not per value
+    convert = [
+        v.dec if c in TRADE_DECIMALS else v.ts if c in _TRADE_TIMES else None for c in columns
+    ]
     rows = []
     for t in trades:
-        row = []
-        for c in columns:
-            value = t.get(c)
-            if c in TRADE_DECIMALS:
-                value = v.dec(value)
-            elif c in ("executed_at", "created_at"):
-                value = v.ts(value)
-            row.append(value)
-        rows.append(tuple(row))
+        get = t.get
+        rows.append(
+            tuple(get(c) if f is None else f(get(c)) for c, f in zip(columns, convert, strict=True))
+        )
     return insert_statements(dialect, "trades", columns, rows, TRADE_CONFLICT)
 
 

@@ -275,6 +275,16 @@ Index(
     postgresql_where=text("kind = 'lead' AND status = 'completed'"),
     sqlite_where=text("kind = 'lead' AND status = 'completed'"),
 )
+# A lead's position before his sell: his trades on the pair since a chain version (0009).
+Index(
+    "ix_trades_lead_version",
+    Trade.trader_id,
+    Trade.pair_id,
+    Trade.chain_version,
+    postgresql_include=["trade_type", "amount"],
+    postgresql_where=text("kind = 'lead'"),
+    sqlite_where=text("kind = 'lead'"),
+)
 
 
 class Position(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -203,7 +204,7 @@ async def test_sigterm_stops_cleanly_and_a_second_run_continues_without_duplicat
 # --- signing: built as Hyperion swaps, signed off the event loop, hash in the audit row ----
 
 
-async def test_copies_of_followers_with_keys_are_signed_in_the_pool(
+async def test_copies_of_followers_with_keys_are_signed_off_the_event_loop(
     fresh_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from oneclick_tui.domain.market_events import LeadTrade, Side
@@ -264,11 +265,16 @@ async def test_copies_of_followers_with_keys_are_signed_in_the_pool(
                 )
             }
     finally:
+        await copier.aclose()
         signer.close()
         await engine.dispose()
 
     assert result.copies == 2 and result.completed == 2
-    assert threads and all(name.startswith("sign") for name in threads), threads
+    # a small fan-out is signed in its own transaction's thread, a large one in the pool:
+    # never on the loop that answers the console's keys
+    loop_thread = threading.current_thread().name
+    assert threads and all(name != loop_thread for name in threads), threads
+    assert all(name.startswith(("sign", "fanout-")) for name in threads), threads
     signed = decided[f"{ids[0]}:{result.lead_trade_id}"]["signed_tx"]
     assert signed["submitted"] is False and signed["sender"] == keys[ids[0]].address
     assert "signed_tx" not in decided[f"{ids[1]}:{result.lead_trade_id}"]

@@ -37,6 +37,7 @@ from oneclick_tui.services.engine.copy_records import (
     Contended,
     FanOut,
     LeadContext,
+    LeaderTotals,
     apply_fill,
     audit_row,
     decide_followers,
@@ -119,16 +120,17 @@ class CopyEngine:
         self.notify = notify
         self.signer = signer
         self._pairs_by_id = {p.id: p for p in catalog.pairs.values()}
+        self.leader_totals = LeaderTotals()
         self._paper: PaperDriver | None = (
             _paper_driver(sessions, signer) if isinstance(self.executor, PaperExecutor) else None
         )
         """Paper: each lead trade is one transaction on one connection (`paper_fanout`)."""
 
-    def close(self) -> None:
-        """Release the paper fan-out's connection and thread (waits for one in flight)."""
+    async def aclose(self) -> None:
+        """Release the paper fan-out's connection and thread (after the one in flight)."""
         if self._paper is not None:
-            self._paper.close()
-            self._paper = None
+            paper, self._paper = self._paper, None
+            await asyncio.to_thread(paper.close)
 
     async def on_lead_trade(self, lead: LeadTrade) -> FanOut:
         """Record the lead trade, decide (and sign) for every follower, then execute."""
@@ -177,6 +179,19 @@ class CopyEngine:
             result = await self._decide_all(session, lead, lead_id, trader, pair)
         return lead_id, result
 
+    async def _leader_position_before(
+        self, session: AsyncSession, trader_id: int, pair_id: int, lead: LeadTrade
+    ) -> Decimal:
+        """The lead's base position on this pair before this sell (`LeaderTotals`)."""
+        if lead.version is None:
+            return lead.amount
+        dialect = session.get_bind().dialect.name
+        since = self.leader_totals.since(trader_id, pair_id, lead.version)
+        sql, params = cs.leader_trades_sql(dialect, trader_id, pair_id, lead.version, since)
+        rows = (await (await session.connection()).exec_driver_sql(sql, params)).all()
+        read = cs.leader_sum(dialect, rows)
+        return self.leader_totals.position_before(trader_id, pair_id, lead, since, read)
+
     def too_old(self, lead: LeadTrade) -> str | None:
         """Why `lead` is too old to copy now (live networks), or None."""
         if self.max_lead_age is None:
@@ -205,7 +220,7 @@ class CopyEngine:
         today = await cs.traded_since(session, limited, utc_day_start(lead.at))
         leader_before: Decimal | None = None
         if lead.side is Side.SELL:
-            leader_before = await _leader_position_before(session, trader.id, pair.id, lead)
+            leader_before = await self._leader_position_before(session, trader.id, pair.id, lead)
         ctx = LeadContext(
             lead, lead_id, trader.id, trader.risk_category, trader.starting_balance, pair,
             leader_before, self.too_old(lead),
@@ -495,16 +510,6 @@ class CopyEngine:
         if done or failed:
             log.info("recovered copies: %d completed, %d failed", done, failed)
         return done, failed
-
-
-async def _leader_position_before(
-    session: AsyncSession, trader_id: int, pair_id: int, lead: LeadTrade
-) -> Decimal:
-    """The lead's base position on this pair before this sell, from his recorded trades."""
-    dialect = session.get_bind().dialect.name
-    sql, params = cs.leader_trades_sql(dialect, trader_id, pair_id, lead.tx_hash, lead.version)
-    rows = (await (await session.connection()).exec_driver_sql(sql, params)).all()
-    return cs.leader_position(dialect, rows, lead.amount)
 
 
 def _pending(trade_id: int, t: dict[str, Any], pair_id: int, slippage: Decimal) -> cs.PendingCopy:

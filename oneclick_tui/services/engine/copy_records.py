@@ -63,6 +63,40 @@ def utc_day_start(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+class LeaderTotals:
+    """Each lead's base position per pair, summed from his recorded trades up to a chain
+    version, so a sell reads only the lead trades recorded since the last one.
+
+    Why: the fraction a follower sells is the fraction of his position the lead sold, and
+    re-summing the lead's whole history on every sell grew with it for as long as the engine
+    ran. Exact as long as lead trades are recorded in chain order (the simulator and the
+    chain watcher both are): a trade recorded later with a version below the last one summed
+    is not seen until the engine restarts (a sell older than the sum is summed afresh).
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[int, int], tuple[int, Decimal]] = {}
+
+    def since(self, trader_id: int, pair_id: int, version: int) -> int | None:
+        """The version to read from for a sell at `version` (None: the whole history)."""
+        cached = self._sums.get((trader_id, pair_id))
+        return cached[0] if cached is not None and cached[0] <= version else None
+
+    def position_before(
+        self, trader_id: int, pair_id: int, lead: LeadTrade, since: int | None, read: Decimal
+    ) -> Decimal:
+        """The lead's position before `lead`, given what was `read` from `since`; remembered.
+
+        Holdings from before we watched him are unknown: then the sell is treated as his
+        whole exit (never less than what he sold)."""
+        key = (trader_id, pair_id)
+        cached = self._sums.get(key)
+        total = cached[1] + read if since is not None and cached is not None else read
+        if lead.version is not None and (cached is None or cached[0] <= lead.version):
+            self._sums[key] = (lead.version, total)
+        return max(total, lead.amount)
+
+
 @dataclass
 class Decisions:
     """Every follower's decision for one lead trade, as rows to write and copies to sign."""

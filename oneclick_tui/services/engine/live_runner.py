@@ -570,7 +570,7 @@ class LiveEngineRunner:
         if self.pipeline is not None:
             await flush_candles(self.pipeline, self.ts)
         if self.copy_engine is not None:
-            await asyncio.to_thread(self.copy_engine.close)
+            await self.copy_engine.aclose()
         if self.signer is not None:
             self.signer.close()
         if isinstance(self.executor, AptosExecutor):

@@ -46,6 +46,7 @@ from oneclick_tui.stores.bulk_sql import (
     DriverValues,
     Statement,
     audit_statements,
+    combined,
     holding_statements,
     position_statements,
     trade_statements,
@@ -102,20 +103,28 @@ def paper_fanout(
         if not found:  # the insert conflicted, so the row exists: only a race deletes it
             raise LookupError(f"lead trade {lead.tx_hash} neither inserted nor found")
     lead_id = int(found[0][0])
-    read = cs.fan_out_state_sql(dialect, trader.id, lead_id, pair.id, spec.base, spec.quote)
-    state = cs.parse_fan_out_state(dialect, (yield Query(*read, rows=True)), spec.base, spec.quote)
+    read = cs.fan_out_state_sql(
+        dialect, trader.id, lead_id, pair.id, spec.base, spec.quote, with_ids=True
+    )
+    followers = yield Query(*read, rows=True)
+    state = cs.parse_fan_out_state(dialect, followers, spec.base, spec.quote)
     result = FanOut(lead_id)
     if not state.follows:
         return lead_id, result
     today: dict[int, Decimal] = {}
     if any(f.daily_limit is not None for f in state.follows):
-        since = utc_day_start(lead.at)
-        rows = yield Query(*cs.traded_today_sql(dialect, v, trader.id, since), rows=True)
+        day = utc_day_start(lead.at)
+        rows = yield Query(*cs.traded_today_sql(dialect, v, trader.id, day), rows=True)
         today = cs.sum_per_user(dialect, rows)
     leader_before: Decimal | None = None
     if lead.side is Side.SELL:
-        history = cs.leader_trades_sql(dialect, trader.id, pair.id, lead.tx_hash, lead.version)
-        leader_before = cs.leader_position(dialect, (yield Query(*history, rows=True)), lead.amount)
+        leader_before = lead.amount  # no chain version: treated as his exit
+        if lead.version is not None:
+            totals = engine.leader_totals
+            start = totals.since(trader.id, pair.id, lead.version)
+            history = cs.leader_trades_sql(dialect, trader.id, pair.id, lead.version, start)
+            summed = cs.leader_sum(dialect, (yield Query(*history, rows=True)))
+            leader_before = totals.position_before(trader.id, pair.id, lead, start, summed)
     ctx = LeadContext(
         lead, lead_id, trader.id, trader.risk_category, trader.starting_balance, pair,
         leader_before, engine.too_old(lead),
@@ -130,37 +139,46 @@ def paper_fanout(
         # signed in the signer's threads while the rows below are built and written
         yield Sign(spec, [copy for _, copy in decided.to_sign])
     outcomes: list[dict[str, Any]] = []
+    later: list[Statement] = []
     if result.copies:
-        outcomes = yield from _fill(engine, dialect, lead, pair, state, trades, result, inserted)
-    elif (yield from _write(trade_statements(dialect, v, trades))) != len(trades):
+        if dialect == "postgresql":  # drawn by the follower read
+            ids = [int(r[-1]) for r in followers]
+        else:
+            ids = yield from _sqlite_ids(len(trades), lead_id if inserted else None)
+        outcomes, later = _fill(engine, v, lead, pair, state, trades, ids, result)
+    # the copy rows first: if another engine recorded some, stop before anything else
+    if (yield from _write(trade_statements(dialect, v, trades))) != len(trades):
         raise Contended
     if decided.to_sign:
         signed: list[SignedTx | None] = yield Signed()
         put_signed([(i, tx) for (i, _), tx in zip(decided.to_sign, signed, strict=True)], audits)
     if result.copies:
         audits = merge_outcome_audits(trades, audits, outcomes)
-    yield from _write(audit_statements(dialect, v, audits))
+    later += audit_statements(dialect, v, audits)
+    if dialect == "postgresql":
+        yield Query(*combined(later))  # holdings, positions and audit rows: one round trip
+    else:
+        yield from _write(later)
     return lead_id, result
 
 
 def _fill(
     engine: CopyEngine,
-    dialect: str,
+    v: DriverValues,
     lead: LeadTrade,
     pair: PairInfo,
     state: cs.FanOutState,
     trades: list[dict[str, Any]],
+    ids: list[int],
     result: FanOut,
-    lead_inserted: bool,
-) -> Generator[Step, Any, list[dict[str, Any]]]:
-    """Fill the decided copies on the book now and write copy rows, holdings and positions;
-    returns the outcome audit rows (merged into the decisions' by the caller).
+) -> tuple[list[dict[str, Any]], list[Statement]]:
+    """Fill the decided copies on the book now: every copy row completed or failed in place,
+    the outcome audit rows (merged into the decisions' by the caller), and the holdings and
+    positions writes.
 
-    Ids are drawn first so a completed row carries its own simulated hash and its outcome
-    audit names it. Copies are never closing sells, so one pass (no waves) is exact.
+    Ids come first so a completed row carries its own simulated hash and its outcome audit
+    names it. Copies are never closing sells, so one pass (no waves) is exact.
     """
-    v = DriverValues(dialect)
-    ids = yield from _trade_ids(dialect, len(trades), lead_inserted, result.lead_trade_id)
     executor = engine.executor
     assert isinstance(executor, PaperExecutor)
     held = state.held
@@ -188,24 +206,16 @@ def _fill(
         t = by_id[row["trade_id"]]
         for column in cs.FINISH_COLUMNS:
             t[column] = row["v_" + column]
-    if (yield from _write(trade_statements(dialect, v, trades))) != len(trades):
-        raise Contended
+    dialect = v.dialect
     deltas = cs.holding_deltas(trades)
-    yield from _write(holding_statements(dialect, v, deltas, datetime.now(UTC)))
-    yield from _write(position_statements(dialect, v, held.values(), lead.at))
-    return done
+    writes = holding_statements(dialect, v, deltas, datetime.now(UTC))
+    return done, writes + position_statements(dialect, v, held.values(), lead.at)
 
 
-def _trade_ids(
-    dialect: str, n: int, lead_inserted: bool, lead_id: int | None
-) -> Generator[Step, Any, list[int]]:
-    """N fresh trade ids: PostgreSQL's sequence; on SQLite, after the lead row this
-    transaction inserted (a new rowid is max + 1, and the transaction holds the write
-    lock), or after max(id) if the lead was already recorded."""
-    sequence = cs.next_ids_sql(dialect, n)
-    if sequence is not None:
-        return [int(r[0]) for r in (yield Query(*sequence, rows=True))]
-    if lead_inserted and lead_id is not None:
+def _sqlite_ids(n: int, lead_id: int | None) -> Generator[Step, Any, list[int]]:
+    """N fresh trade ids on SQLite: after the lead row this transaction inserted (a new
+    rowid is max + 1, and the transaction holds the write lock), else after max(id)."""
+    if lead_id is not None:
         start = lead_id + 1
     else:
         top = yield Query("SELECT coalesce(max(id), 0) FROM trades", (), rows=True)

@@ -224,7 +224,7 @@ class EngineRunner:
         if self.exchange is not None:
             await self._save_cursor()
         if self.copy_engine is not None:
-            await asyncio.to_thread(self.copy_engine.close)
+            await self.copy_engine.aclose()
         if self.signer is not None:
             self.signer.close()
         await self.bus.publish(topics.ENGINE_STATUS, {"component": "engine", "state": "stopped"})
