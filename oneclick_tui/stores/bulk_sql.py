@@ -207,18 +207,21 @@ def insert_statements(
     return out
 
 
-def combined(statements: Sequence[Statement]) -> Statement:
+def combined(statements: Sequence[Statement], *, count_first: bool = False) -> Statement:
     """PostgreSQL: several writes as ONE statement (data-modifying CTEs), one round trip.
 
-    They run on one snapshot, so none may depend on another's rows (the fan-out's holdings,
-    positions and audit rows do not); statement-level triggers fire once each, at its end.
+    They run on one snapshot, so none may depend on another's rows (a fan-out's copy rows,
+    holdings, positions and audit rows do not); statement-level triggers fire once each, at
+    its end. `count_first`: the statement returns how many rows the first one wrote.
     """
     parts: list[str] = []
     params: list[Any] = []
     for i, (sql, values) in enumerate(statements):
-        parts.append(f"w{i} AS ({_renumber(sql, len(params))})")
+        returning = " RETURNING 1" if count_first and i == 0 else ""
+        parts.append(f"w{i} AS ({_renumber(sql, len(params))}{returning})")
         params.extend(values)
-    return f"WITH {', '.join(parts)} SELECT 1", tuple(params)
+    select = "SELECT count(*) FROM w0" if count_first else "SELECT 1"
+    return f"WITH {', '.join(parts)} {select}", tuple(params)
 
 
 _PARAM = re.compile(r"\$(\d+)")

@@ -146,19 +146,25 @@ def paper_fanout(
         else:
             ids = yield from _sqlite_ids(len(trades), lead_id if inserted else None)
         outcomes, later = _fill(engine, v, lead, pair, state, trades, ids, result)
-    # the copy rows first: if another engine recorded some, stop before anything else
-    if (yield from _write(trade_statements(dialect, v, trades))) != len(trades):
+    # The copy rows (if another engine recorded some of them, stop there), the holdings and
+    # positions; then, once signed, the audit rows. The signer works meanwhile.
+    writes = trade_statements(dialect, v, trades)
+    if dialect == "postgresql" and len(writes) == 1:
+        # one round trip for all of it; the count is the copy rows'
+        count = yield Query(*combined(writes + later, count_first=True), rows=True)
+        written = int(count[0][0])
+    else:
+        written = yield from _write(writes)
+        if written == len(trades):
+            yield from _write(later)
+    if written != len(trades):
         raise Contended
     if decided.to_sign:
         signed: list[SignedTx | None] = yield Signed()
         put_signed([(i, tx) for (i, _), tx in zip(decided.to_sign, signed, strict=True)], audits)
     if result.copies:
         audits = merge_outcome_audits(trades, audits, outcomes)
-    later += audit_statements(dialect, v, audits)
-    if dialect == "postgresql":
-        yield Query(*combined(later))  # holdings, positions and audit rows: one round trip
-    else:
-        yield from _write(later)
+    yield from _write(audit_statements(dialect, v, audits))
     return lead_id, result
 
 
