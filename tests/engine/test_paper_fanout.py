@@ -164,3 +164,39 @@ async def test_the_session_driver_writes_the_rows_the_sqlite_thread_writes(
         ("sell", "skipped"),
     }
     assert {row[9] for row in copies} == {None, "risk_category", "over_daily_limit"}
+
+
+async def test_a_large_fan_out_is_decided_off_the_event_loop(fresh_db_url: str) -> None:
+    """Deciding, filling and building rows for hundreds of followers must not hold the loop
+    that answers the console's keys: on SQLite it runs on the fan-out's own thread, on
+    PostgreSQL the step after the follower read goes to a worker thread."""
+    import threading
+
+    from oneclick_tui.services.engine import paper_fanout
+    from oneclick_tui.services.engine.fanout_drivers import OFF_LOOP_ROWS
+    from tests.engine.helpers import seed_followers
+
+    await ensure_schema(fresh_db_url)
+    engine = make_engine(fresh_db_url)
+    sessions = session_factory(engine)
+    catalog = await seed_catalog(sessions, [PAIR], [LEAD], simulated=True)
+    trader_id = catalog.traders[LEAD.address].id
+    n = OFF_LOOP_ROWS + 44
+    await seed_followers(sessions, {i: [trader_id] for i in range(n)}, n, {"USDC": D(10_000)})
+    threads: list[str] = []
+    real_decide = paper_fanout.decide_followers
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real_decide(*args, **kwargs)
+
+    copier = CopyEngine(sessions, catalog, {"APT/USDC": book()})
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(paper_fanout, "decide_followers", spy)
+            result = await copier.on_lead_trade(lead(Side.BUY, "4", 1))
+    finally:
+        await copier.aclose()
+        await engine.dispose()
+    assert result.completed == n  # every follower copied, in one transaction
+    assert threads and threads[0] != threading.current_thread().name, threads

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from oneclick_tui.services.engine.copy_records import FanOut
-from oneclick_tui.services.engine.paper_fanout import Query, Sign, Signed, Steps
+from oneclick_tui.services.engine.paper_fanout import Query, Sign, Signed, Step, Steps
 from oneclick_tui.services.engine.signer import CopySigner, SigningJob
 from oneclick_tui.services.wallet.signing import SignedTx
 from oneclick_tui.stores.db import connect_sqlite
@@ -117,11 +117,9 @@ class AsyncpgDriver:
                 async with raw.transaction():
                     reply: Any = None
                     while True:
-                        try:
-                            step = steps.send(reply)
-                        except StopIteration as done:
-                            value: tuple[int, FanOut] = done.value
-                            return value
+                        step = await _advance(steps, reply)
+                        if isinstance(step, _Done):
+                            return step.value
                         if isinstance(step, Query):
                             if step.rows:
                                 reply = await raw.fetch(step.sql, *step.params)
@@ -143,6 +141,34 @@ class AsyncpgDriver:
 
     def close(self) -> None:
         """Nothing of its own to close (connections go back to the engine's pool)."""
+
+
+OFF_LOOP_ROWS = 256
+"""Rows read above which the next step (deciding, filling and building that many rows)
+runs in a worker thread, so the event loop (the console's keys, the market feed) is not
+held for it; below, a hop to a thread would cost more than the work."""
+
+
+async def _advance(steps: Steps, reply: Any) -> Step | _Done:
+    """The generator's next step, or `_Done` with its result; after a large read, computed
+    off the event loop. (StopIteration can cross neither a coroutine nor a future.)"""
+    if isinstance(reply, list) and len(reply) > OFF_LOOP_ROWS:
+        return await asyncio.to_thread(_send, steps, reply)
+    return _send(steps, reply)
+
+
+class _Done:
+    """The fan-out returned `value`."""
+
+    def __init__(self, value: tuple[int, FanOut]) -> None:
+        self.value = value
+
+
+def _send(steps: Steps, reply: Any) -> Step | _Done:
+    try:
+        return steps.send(reply)
+    except StopIteration as done:
+        return _Done(done.value)
 
 
 def _row_count(status: str) -> int:
@@ -168,11 +194,9 @@ class SessionDriver:
                 connection = await session.connection()
                 reply: Any = None
                 while True:
-                    try:
-                        step = steps.send(reply)
-                    except StopIteration as done:
-                        value: tuple[int, FanOut] = done.value
-                        return value
+                    step = await _advance(steps, reply)
+                    if isinstance(step, _Done):
+                        return step.value
                     if isinstance(step, Query):
                         result = await connection.exec_driver_sql(step.sql, step.params)
                         reply = result.all() if step.rows else result.rowcount
