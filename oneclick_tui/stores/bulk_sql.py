@@ -320,11 +320,29 @@ HOLDING_COLUMNS = ("follower_id", "trader_id", "pair_id", "base_built", "updated
 
 
 def holding_statements(
-    dialect: str, v: DriverValues, deltas: Mapping[CopyKey, Decimal], now: datetime
+    dialect: str,
+    v: DriverValues,
+    deltas: Mapping[CopyKey, Decimal],
+    now: datetime,
+    *,
+    totals: Mapping[CopyKey, Decimal] | None = None,
 ) -> list[Statement]:
     """Add completed copies to `copy_holdings`: one upsert that adds in the database
     (PostgreSQL: exact NUMERIC; SQLite, whose `+` on TEXT would be floating point: the
-    exact `oneclick_dec_add` function `stores.db` registers on every connection)."""
+    exact `oneclick_dec_add` function `stores.db` registers on every connection).
+
+    `totals`: the new totals, computed by a caller that read the old ones under SQLite's
+    write lock in this transaction; they are written as they are (no function call per row:
+    a Python function that competes with the signing thread for the GIL).
+    """
+    if totals is not None:
+        conflict = (
+            "ON CONFLICT (follower_id, trader_id, pair_id) DO UPDATE SET "
+            "base_built = excluded.base_built, updated_at = excluded.updated_at"
+        )
+        at = v.ts(now)
+        rows = [(f, t, p, v.dec(total), at) for (f, t, p), total in totals.items()]
+        return insert_statements(dialect, "copy_holdings", HOLDING_COLUMNS, rows, conflict)
     total = (
         "oneclick_dec_add(copy_holdings.base_built, excluded.base_built)"
         if dialect == "sqlite"

@@ -214,7 +214,12 @@ def _fill(
             t[column] = row["v_" + column]
     dialect = v.dialect
     deltas = cs.holding_deltas(trades)
-    writes = holding_statements(dialect, v, deltas, datetime.now(UTC))
+    totals = None
+    if dialect == "sqlite":
+        # the totals were read in this transaction, which holds SQLite's write lock
+        zero = Decimal(0)
+        totals = {key: state.built.get(key[0], zero) + d for key, d in deltas.items()}
+    writes = holding_statements(dialect, v, deltas, datetime.now(UTC), totals=totals)
     return done, writes + position_statements(dialect, v, held.values(), lead.at)
 
 
