@@ -26,6 +26,7 @@ from sqlalchemy.sql import Select
 
 from oneclick_tui.domain.market_events import LeadTrade
 from oneclick_tui.stores.bulk_sql import (
+    POSITION_COLUMNS,
     TRADE_DECIMALS,
     CopyKey,
     DriverValues,
@@ -155,14 +156,8 @@ class FanOutState:
     """What each built by copying this trader on this pair (`copy_holdings`)."""
 
 
-_POSITION_FIELDS = (
-    "pair_id",
-    "quantity",
-    "average_cost",
-    "realized_pnl",
-    "current_value",
-    "unrealized_pnl",
-)
+_POSITION_FIELDS = POSITION_COLUMNS[2:8]
+"""pair_id, quantity, average_cost, realized_pnl, current_value, unrealized_pnl"""
 
 
 def fan_out_state_sql(

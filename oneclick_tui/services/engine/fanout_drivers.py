@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -109,38 +110,46 @@ class AsyncpgDriver:
         self.signer = signer
 
     async def run(self, steps: Steps) -> tuple[int, FanOut]:
-        signing: asyncio.Future[list[SignedTx | None]] | None = None
-        try:
-            async with self.bind.connect() as pooled:
-                raw = (await pooled.get_raw_connection()).driver_connection
-                assert raw is not None
-                async with raw.transaction():
-                    reply: Any = None
-                    while True:
-                        step = await _advance(steps, reply)
-                        if isinstance(step, _Done):
-                            return step.value
-                        if isinstance(step, Query):
-                            if step.rows:
-                                reply = await raw.fetch(step.sql, *step.params)
-                            else:
-                                reply = _row_count(await raw.execute(step.sql, *step.params))
-                        elif isinstance(step, Sign):
-                            assert self.signer is not None, "a Sign step without a signer"
-                            signing = asyncio.ensure_future(
-                                self.signer.sign(step.spec, step.copies)
-                            )
-                            reply = None
-                        else:
-                            assert isinstance(step, Signed) and signing is not None
-                            reply, signing = await signing, None
-        finally:
-            if signing is not None:  # the transaction failed while signing ran
-                with contextlib.suppress(Exception):
-                    await signing
+        async with self.bind.connect() as pooled:
+            raw = (await pooled.get_raw_connection()).driver_connection
+            assert raw is not None
+
+            async def query(step: Query) -> Any:
+                if step.rows:
+                    return await raw.fetch(step.sql, *step.params)
+                return _row_count(await raw.execute(step.sql, *step.params))
+
+            async with raw.transaction():
+                return await _drive(steps, query, self.signer)
 
     def close(self) -> None:
         """Nothing of its own to close (connections go back to the engine's pool)."""
+
+
+async def _drive(
+    steps: Steps, query: Callable[[Query], Awaitable[Any]], signer: CopySigner | None
+) -> tuple[int, FanOut]:
+    """Carry out the steps on the event loop, inside the caller's transaction."""
+    signing: asyncio.Future[list[SignedTx | None]] | None = None
+    try:
+        reply: Any = None
+        while True:
+            step = await _advance(steps, reply)
+            if isinstance(step, _Done):
+                return step.value
+            if isinstance(step, Query):
+                reply = await query(step)
+            elif isinstance(step, Sign):
+                assert signer is not None, "a Sign step without a signer"
+                signing = asyncio.ensure_future(signer.sign(step.spec, step.copies))
+                reply = None
+            else:
+                assert isinstance(step, Signed) and signing is not None
+                reply, signing = await signing, None
+    finally:
+        if signing is not None:  # the fan-out failed while signing ran
+            with contextlib.suppress(Exception):
+                await signing
 
 
 OFF_LOOP_ROWS = 256
@@ -188,29 +197,14 @@ class SessionDriver:
         self.signer = signer
 
     async def run(self, steps: Steps) -> tuple[int, FanOut]:
-        signing: asyncio.Future[list[SignedTx | None]] | None = None
-        try:
-            async with self.sessions.begin() as session:
-                connection = await session.connection()
-                reply: Any = None
-                while True:
-                    step = await _advance(steps, reply)
-                    if isinstance(step, _Done):
-                        return step.value
-                    if isinstance(step, Query):
-                        result = await connection.exec_driver_sql(step.sql, step.params)
-                        reply = result.all() if step.rows else result.rowcount
-                    elif isinstance(step, Sign):
-                        assert self.signer is not None, "a Sign step without a signer"
-                        signing = asyncio.ensure_future(self.signer.sign(step.spec, step.copies))
-                        reply = None
-                    else:
-                        assert isinstance(step, Signed) and signing is not None
-                        reply, signing = await signing, None
-        finally:
-            if signing is not None:  # the transaction failed while signing ran
-                with contextlib.suppress(Exception):
-                    await signing
+        async with self.sessions.begin() as session:
+            connection = await session.connection()
+
+            async def query(step: Query) -> Any:
+                result = await connection.exec_driver_sql(step.sql, step.params)
+                return result.all() if step.rows else result.rowcount
+
+            return await _drive(steps, query, self.signer)
 
     def close(self) -> None:
         """Nothing of its own to close (the sessions belong to the caller)."""
