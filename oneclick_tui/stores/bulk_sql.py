@@ -13,9 +13,10 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from oneclick_tui.stores.types import _EXACT, _SQLITE_TS_FORMAT
 
@@ -279,20 +280,23 @@ def audit_statements(
     return insert_statements(dialect, "audit_log", AUDIT_COLUMNS, rows)
 
 
-class PositionLike(Protocol):
+@dataclass(slots=True)
+class PositionState:
+    """One (user, asset) holding as read, changed in memory, then upserted."""
+
     user_id: int
     asset: str
     pair_id: int | None
     quantity: Decimal
     average_cost: Decimal
     realized_pnl: Decimal
-    current_value: Decimal | None
-    unrealized_pnl: Decimal | None
-    changed: bool
+    current_value: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    changed: bool = False
 
 
 def position_statements(
-    dialect: str, v: DriverValues, positions: Iterable[PositionLike], now: datetime
+    dialect: str, v: DriverValues, positions: Iterable[PositionState], now: datetime
 ) -> list[Statement]:
     """Upsert every changed holding (one bulk insert ... on conflict update)."""
     at = v.ts(now)

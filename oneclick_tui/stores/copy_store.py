@@ -19,17 +19,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from oneclick_tui.domain.market_events import LeadTrade
-from oneclick_tui.stores.bulk_sql import (
+from oneclick_tui.stores.bulk_sql import (  # PositionState: re-exported for callers
     POSITION_COLUMNS,
     TRADE_DECIMALS,
     CopyKey,
     DriverValues,
+    PositionState,
     Statement,
     audit_statements,
     holding_statements,
@@ -97,21 +98,6 @@ class PendingCopy:
     total_value: Decimal | None
     created_at: datetime
     max_slippage_pct: Decimal | None
-
-
-@dataclass(slots=True)
-class PositionState:
-    """One (user, asset) holding as read, changed in memory, then upserted."""
-
-    user_id: int
-    asset: str
-    pair_id: int | None
-    quantity: Decimal
-    average_cost: Decimal
-    realized_pnl: Decimal
-    current_value: Decimal | None = None
-    unrealized_pnl: Decimal | None = None
-    changed: bool = False
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -320,14 +306,6 @@ def lead_id_sql(dialect: str, tx_hash: str) -> Statement:
     return f"SELECT id FROM trades WHERE tx_hash = {mark}", (tx_hash,)
 
 
-def next_ids_sql(dialect: str, n: int) -> Statement | None:
-    """N fresh trade ids from PostgreSQL's sequence (None on SQLite: see `allocate_trade_ids`)."""
-    if dialect != "postgresql":
-        return None
-    sql = "SELECT nextval(pg_get_serial_sequence('trades', 'id')) FROM generate_series(1, $1::int)"
-    return sql, (n,)
-
-
 def _same(value: Any) -> Any:
     return value
 
@@ -445,31 +423,6 @@ async def _run(session: AsyncSession, statements: Sequence[Statement]) -> int:
     for sql, params in statements:
         written += int((await connection.exec_driver_sql(sql, params)).rowcount)
     return written
-
-
-async def allocate_trade_ids(session: AsyncSession, n: int, after: int | None = None) -> list[int]:
-    """N fresh `trades.id` values, so rows written complete can name themselves.
-
-    PostgreSQL: from the id sequence. SQLite: after max(id) — safe because the caller has
-    already written in this transaction, so it holds SQLite's single write lock. `after`:
-    the id of the trade this transaction inserted last, so it IS max(id) on SQLite (a new
-    rowid is max + 1) and the look-up can be skipped.
-    """
-    if n <= 0:
-        return []
-    connection = await session.connection()
-    if _dialect(session) == "postgresql":
-        result = await connection.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence('trades', 'id')) "
-            "FROM generate_series(1, $1::int)",
-            (n,),
-        )
-        return [int(r[0]) for r in result.all()]
-    if after is not None:
-        return list(range(after + 1, after + 1 + n))
-    top = (await connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM trades")).scalar()
-    start = int(top or 0) + 1
-    return list(range(start, start + n))
 
 
 async def insert_decisions(
@@ -626,28 +579,6 @@ async def save_positions(
     dialect = _dialect(session)
     v = DriverValues(dialect)
     await _run(session, position_statements(dialect, v, positions, now or datetime.now(UTC)))
-
-
-async def positions_for(
-    session: AsyncSession, user_id: int, assets: Iterable[str]
-) -> dict[str, Position]:
-    query = select(Position).where(Position.user_id == user_id, Position.asset.in_(list(assets)))
-    return {p.asset: p for p in (await session.scalars(query)).all()}
-
-
-async def mark_failed(session: AsyncSession, trade_id: int, reason: str) -> None:
-    await session.execute(
-        update(Trade).where(Trade.id == trade_id).values(status="failed", failure_reason=reason)
-    )
-
-
-async def count_records(session: AsyncSession, lead_trade_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(Trade).where(Trade.copy_of_trade_id == lead_trade_id)
-        )
-        or 0
-    )
 
 
 def closing_sell_row(

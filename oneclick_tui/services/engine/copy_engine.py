@@ -51,7 +51,7 @@ from oneclick_tui.services.engine.fanout_drivers import (
     SessionDriver,
     SqliteThreadDriver,
 )
-from oneclick_tui.services.engine.paper_fanout import paper_fanout
+from oneclick_tui.services.engine.paper_fanout import leader_position_before, paper_fanout
 from oneclick_tui.services.engine.signer import CopySigner, CopyToSign
 from oneclick_tui.services.execution import journal as journal_store
 from oneclick_tui.services.execution.base import (
@@ -180,17 +180,20 @@ class CopyEngine:
         return lead_id, result
 
     async def _leader_position_before(
-        self, session: AsyncSession, trader_id: int, pair_id: int, lead: LeadTrade
+        self, session: AsyncSession, pair: PairInfo, trader_id: int, lead: LeadTrade
     ) -> Decimal:
-        """The lead's base position on this pair before this sell (`LeaderTotals`)."""
-        if lead.version is None:
-            return lead.amount
+        """`paper_fanout.leader_position_before`, its one read through the session."""
         dialect = session.get_bind().dialect.name
-        since = self.leader_totals.since(trader_id, pair_id, lead.version)
-        sql, params = cs.leader_trades_sql(dialect, trader_id, pair_id, lead.version, since)
-        rows = (await (await session.connection()).exec_driver_sql(sql, params)).all()
-        read = cs.leader_sum(dialect, rows)
-        return self.leader_totals.position_before(trader_id, pair_id, lead, since, read)
+        steps = leader_position_before(self, dialect, trader_id, pair, lead)
+        connection = await session.connection()
+        rows: Any = None
+        while True:
+            try:
+                query = steps.send(rows)
+            except StopIteration as done:
+                position: Decimal = done.value
+                return position
+            rows = (await connection.exec_driver_sql(query.sql, query.params)).all()
 
     def too_old(self, lead: LeadTrade) -> str | None:
         """Why `lead` is too old to copy now (live networks), or None."""
@@ -220,7 +223,7 @@ class CopyEngine:
         today = await cs.traded_since(session, limited, utc_day_start(lead.at))
         leader_before: Decimal | None = None
         if lead.side is Side.SELL:
-            leader_before = await self._leader_position_before(session, trader.id, pair.id, lead)
+            leader_before = await self._leader_position_before(session, pair, trader.id, lead)
         ctx = LeadContext(
             lead, lead_id, trader.id, trader.risk_category, trader.starting_balance, pair,
             leader_before, self.too_old(lead),

@@ -118,13 +118,7 @@ def paper_fanout(
         today = cs.sum_per_user(dialect, rows)
     leader_before: Decimal | None = None
     if lead.side is Side.SELL:
-        leader_before = lead.amount  # no chain version: treated as his exit
-        if lead.version is not None:
-            totals = engine.leader_totals
-            start = totals.since(trader.id, pair.id, lead.version)
-            history = cs.leader_trades_sql(dialect, trader.id, pair.id, lead.version, start)
-            summed = cs.leader_sum(dialect, (yield Query(*history, rows=True)))
-            leader_before = totals.position_before(trader.id, pair.id, lead, start, summed)
+        leader_before = yield from leader_position_before(engine, dialect, trader.id, pair, lead)
     ctx = LeadContext(
         lead, lead_id, trader.id, trader.risk_category, trader.starting_balance, pair,
         leader_before, engine.too_old(lead),
@@ -166,6 +160,20 @@ def paper_fanout(
         audits = merge_outcome_audits(trades, audits, outcomes)
     yield from _write(audit_statements(dialect, v, audits))
     return lead_id, result
+
+
+def leader_position_before(
+    engine: CopyEngine, dialect: str, trader_id: int, pair: PairInfo, lead: LeadTrade
+) -> Generator[Query, Any, Decimal]:
+    """The lead's base position on the pair before his sell `lead` (`LeaderTotals`: only
+    the trades recorded since the last sum are read). Also driven by the session path."""
+    if lead.version is None:
+        return lead.amount  # no chain version: treated as his exit
+    totals = engine.leader_totals
+    start = totals.since(trader_id, pair.id, lead.version)
+    history = cs.leader_trades_sql(dialect, trader_id, pair.id, lead.version, start)
+    summed = cs.leader_sum(dialect, (yield Query(*history, rows=True)))
+    return totals.position_before(trader_id, pair.id, lead, start, summed)
 
 
 def _fill(
